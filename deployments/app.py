@@ -1,0 +1,58 @@
+"""App builders named by ``import_path`` in the serve config files.
+
+``build_app`` validates the router config once, then applies ``serve.deployment`` to the plain
+server classes and binds the graph: the ingress receives the three tier handles. A serve config's
+``deployments:`` section overrides what is set here (``user_config``, ``max_ongoing_requests``,
+``ray_actor_options``, autoscaling) per deployment name.
+"""
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from ray import serve
+from ray.serve import Application
+
+from deployments.frontier import FrontierPoolServer
+from deployments.ingress import RouterIngress
+from deployments.model_tier import ModelTierServer
+from router.config import RouterConfig, load_config, parse_config
+
+APP_NAME = "tiered-router"
+INGRESS_NAME = "RouterIngress"
+
+
+class AppArgs(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    router_config: dict[str, Any] | None = Field(default=None, description="the router config, inline")
+    router_config_path: str | None = Field(default=None, description="or a YAML file holding it")
+    replica_cpus: float | None = Field(default=None, ge=0, description="CPUs per replica; tests use 0")
+
+
+def _router_config(args: AppArgs) -> tuple[RouterConfig, dict[str, Any]]:
+    if args.router_config is not None:
+        config = parse_config(args.router_config, source="application args router_config")
+    elif args.router_config_path is not None:
+        config = load_config(Path(args.router_config_path))
+    else:
+        config = RouterConfig()
+    return config, config.model_dump(mode="json")
+
+
+def build_app(args: dict[str, Any] | None = None) -> Application:
+    parsed = AppArgs.model_validate(args or {})
+    config, user_config = _router_config(parsed)
+    actor = {} if parsed.replica_cpus is None else {"ray_actor_options": {"num_cpus": parsed.replica_cpus}}
+
+    micro = serve.deployment(ModelTierServer, name="micro").options(
+        user_config=user_config, max_ongoing_requests=config.tiers.micro.concurrency, **actor
+    ).bind("micro")
+    light = serve.deployment(ModelTierServer, name="light").options(
+        user_config=user_config, max_ongoing_requests=config.tiers.light.concurrency, **actor
+    ).bind("light")
+    frontier = serve.deployment(FrontierPoolServer, name="frontier").options(
+        user_config=user_config, max_ongoing_requests=config.tiers.frontier.concurrency, **actor
+    ).bind()
+    return serve.deployment(RouterIngress, name=INGRESS_NAME).options(
+        user_config=user_config, max_ongoing_requests=64, **actor
+    ).bind(micro, light, frontier)

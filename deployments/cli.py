@@ -1,0 +1,152 @@
+"""The ``tiered-router`` command.
+
+``tiered-router serve [--config FILE] [--port N] [--host H]`` starts a local Ray (or joins
+``--address``), deploys ``serve_config.yaml`` when the cluster has a GPU and
+``serve_config.local.yaml`` when it has none, prints the base URL, and shuts down on Ctrl-C.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SOURCE_ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION_CONFIG = "serve_config.yaml"
+LOCAL_CONFIG = "serve_config.local.yaml"
+DEPLOY_TIMEOUT_S = 600.0
+
+# Measured on 2 cores (see DESIGN.md): running user code and the router on the replica's
+# main loop raised ingress throughput by about a third. Workers inherit these from the raylet.
+PERFORMANCE_ENV = {
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+}
+
+
+def find_config(name: str) -> Path:
+    for folder in (Path.cwd(), SOURCE_ROOT):
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    raise SystemExit(f"tiered-router: cannot find {name} in {Path.cwd()} or {SOURCE_ROOT}; pass --config FILE")
+
+
+def load_serve_config(path: Path, *, host: str | None, port: int | None) -> Any:
+    """Validate the serve config with Ray's own schema and the router config inside it."""
+    from ray.serve.schema import ServeDeploySchema
+
+    from router.config import parse_config
+    from router.errors import RouterError
+
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SystemExit(f"tiered-router: cannot read {path}: {exc}") from None
+    if not isinstance(raw, dict):
+        raise SystemExit(f"tiered-router: {path} must hold a mapping (Ray Serve's config schema)")
+    http = raw.setdefault("http_options", {})
+    if host is not None:
+        http["host"] = host
+    if port is not None:
+        http["port"] = port
+    try:
+        config = ServeDeploySchema.model_validate(raw)
+    except Exception as exc:  # noqa: BLE001 - pydantic's message names the field
+        raise SystemExit(f"tiered-router: {path} is not a valid Ray Serve config:\n{exc}") from None
+    for app in config.applications:
+        for deployment in app.deployments:
+            if deployment.user_config not in (None, {}) and isinstance(deployment.user_config, dict):
+                try:
+                    parse_config(deployment.user_config, source=f"{path}: {app.name}.{deployment.name}.user_config")
+                except RouterError as exc:
+                    raise SystemExit(f"tiered-router: {exc.message}") from None
+    return config
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    for key, value in PERFORMANCE_ENV.items():
+        os.environ.setdefault(key, value)
+    import ray
+    from ray import serve
+    from ray.serve._private import api as serve_api
+    from ray.serve.config import gRPCOptions
+
+    started = time.monotonic()
+    ray.init(address=args.address, namespace="serve", include_dashboard=False, log_to_driver=args.verbose)
+    has_gpu = ray.cluster_resources().get("GPU", 0) > 0
+    path = Path(args.config) if args.config else find_config(PRODUCTION_CONFIG if has_gpu else LOCAL_CONFIG)
+    config = load_serve_config(path, host=args.host, port=args.port)
+    host, port = config.http_options.host, config.http_options.port
+    print(f"tiered-router: cluster has {'a GPU' if has_gpu else 'no GPU'}; deploying {path}", flush=True)
+
+    client = serve_api.serve_start(
+        http_options=config.http_options.model_dump(), proxy_location=config.proxy_location,
+        grpc_options=gRPCOptions(**config.grpc_options.model_dump()),
+    )
+    client.deploy_apps(config, _blocking=False)
+    names = [app.name for app in config.applications]
+
+    def stop(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        if not _wait_running(serve, names):
+            serve.shutdown()
+            ray.shutdown()
+            return 1
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        print(f"tiered-router: ready in {time.monotonic() - started:.1f}s", flush=True)
+        print(f"tiered-router: OpenAI base URL http://{shown_host}:{port}/v1  (config: {path})", flush=True)
+        print("tiered-router: press Ctrl-C to stop", flush=True)
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\ntiered-router: shutting down", flush=True)
+        serve.shutdown()
+        ray.shutdown()
+    return 0
+
+
+def _wait_running(serve: Any, names: list[str]) -> bool:
+    deadline = time.monotonic() + DEPLOY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        apps = serve.status().applications
+        states = {name: apps.get(name) for name in names}
+        failed = {n: s for n, s in states.items() if s is not None and s.status == "DEPLOY_FAILED"}
+        if failed:
+            for name, state in failed.items():
+                print(f"tiered-router: application {name} failed to deploy: {state.message}", file=sys.stderr)
+            return False
+        if all(s is not None and s.status == "RUNNING" for s in states.values()):
+            return True
+        time.sleep(0.5)
+    print(f"tiered-router: applications not running after {DEPLOY_TIMEOUT_S:.0f}s", file=sys.stderr)
+    return False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiered-router", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_p = sub.add_parser("serve", help="run the router on Ray Serve")
+    serve_p.add_argument("--config", help="a Ray Serve config file (default: chosen by GPU presence)")
+    serve_p.add_argument("--port", type=int, help="HTTP port (default: the config's, 8000)")
+    serve_p.add_argument("--host", help="HTTP host (default: the config's)")
+    serve_p.add_argument("--address", default=None, help="an existing Ray cluster to join (default: start one)")
+    serve_p.add_argument("--verbose", action="store_true", help="show Ray's worker logs")
+    serve_p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""The ingress deployment: OpenAI-compatible HTTP, and the same operations as handle methods.
+
+HTTP: POST /v1/chat/completions, POST /v1/route, GET /v1/models, GET /healthz.
+Handle (``serve.get_app_handle("tiered-router")``): ``generate``, ``generate_stream``, ``route``,
+``models``, ``health``, each taking and returning plain dicts; failures raise ``router.errors`` types.
+
+Note: no ``from __future__ import annotations`` here; it breaks FastAPI parsing under Serve.
+"""
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import ValidationError
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from deployments.handles import call_serve_target, tier_endpoint
+from router.api import (
+    ChatCompletionRequest,
+    RoutingDecision,
+    chunk_body,
+    completion_body,
+    new_request_id,
+)
+from router.command_http import post_command
+from router.commands import CommandExecutor
+from router.config import RouterConfig, describe_validation_error, parse_config
+from router.dispatcher import MODEL_TIER_BOUNDS, Completion, Dispatcher, TierEndpoint, TierStatus
+from router.errors import InvalidRequest, NotFound, PayloadTooLarge, RouterError
+
+log = logging.getLogger("ray.serve")
+
+app = FastAPI(title="tiered-router", docs_url=None, redoc_url=None)
+
+
+def error_response(exc: RouterError) -> JSONResponse:
+    return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=exc.headers())
+
+
+@app.exception_handler(RouterError)
+async def _router_error(_: Request, exc: RouterError) -> JSONResponse:
+    return error_response(exc)
+
+
+@app.exception_handler(RequestValidationError)
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    return error_response(InvalidRequest(f"invalid request: {exc.errors()}"))
+
+
+@app.exception_handler(StarletteHTTPException)
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 404:
+        return error_response(NotFound(f"no route {request.method} {request.url.path}", code="unknown_route"))
+    body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "code": f"http_{exc.status_code}",
+                      "param": None}}
+    return JSONResponse(body, status_code=exc.status_code)
+
+
+@app.exception_handler(Exception)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    body = {"error": {"message": "internal error in the router; it has been logged", "type": "api_error",
+                      "code": "internal_error", "param": None}}
+    return JSONResponse(body, status_code=500)
+
+
+def decision_headers(decision: RoutingDecision) -> dict[str, str]:
+    headers = {
+        "x-router-tier": str(decision.tier),
+        "x-router-escalations": str(len(decision.escalations)),
+        "x-request-id": decision.request_id,
+    }
+    if decision.provider:
+        headers["x-router-provider"] = decision.provider
+    if decision.routing_score is not None:
+        headers["x-router-score"] = f"{decision.routing_score:.4f}"
+    return headers
+
+
+def parse_chat_request(data: Any) -> ChatCompletionRequest:
+    if not isinstance(data, dict):
+        raise InvalidRequest(f"the request body must be a JSON object, got {type(data).__name__}")
+    try:
+        return ChatCompletionRequest.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidRequest(
+            "invalid request body:\n" + describe_validation_error(exc, ChatCompletionRequest),
+            param=_first_param(exc),
+        ) from None
+
+
+def _first_param(exc: ValidationError) -> str | None:
+    errors = exc.errors()
+    return ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else None
+
+
+@serve.ingress(app)
+class RouterIngress:
+    def __init__(self, micro: DeploymentHandle, light: DeploymentHandle, frontier: DeploymentHandle) -> None:
+        self._handles = {1: micro, 2: light, 3: frontier}
+        self._config = RouterConfig()
+        self._dispatcher = self._build_dispatcher(self._config)
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        config = parse_config(user_config, source="ingress user_config")
+        self._config = config
+        self._dispatcher = self._build_dispatcher(config)
+        log.info("router config applied: %d commands, %d frontier providers",
+                 len(config.commands), len(config.frontier.providers))
+
+    def _build_dispatcher(self, config: RouterConfig) -> Dispatcher:
+        timeouts = {1: config.tiers.micro.timeout_s, 2: config.tiers.light.timeout_s, 3: config.tiers.frontier.timeout_s}
+        tiers: dict[int, TierEndpoint] = {
+            number: tier_endpoint(number, handle, timeouts[number]) for number, handle in self._handles.items()
+        }
+        commands = CommandExecutor(config, status=self.health, call=call_serve_target, http=post_command)
+        return Dispatcher(config, commands, tiers)
+
+    # ---- operations shared by HTTP and handle callers -------------------------------------------
+
+    async def generate(self, body: dict[str, Any]) -> dict[str, Any]:
+        request = parse_chat_request(body)
+        completion = await self._dispatcher.complete(request, new_request_id())
+        return _completion_dict(completion)
+
+    async def generate_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        request = parse_chat_request(body)
+        async for chunk in self._stream_chunks(request, await self._start_stream(request)):
+            yield chunk
+
+    async def route(self, body: dict[str, Any]) -> dict[str, Any]:
+        request = parse_chat_request(body)
+        decision = await self._dispatcher.route(request, new_request_id())
+        return decision.model_dump(mode="json")
+
+    async def models(self) -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tiered-router"}
+                     for name in MODEL_TIER_BOUNDS],
+        }
+
+    async def health(self) -> dict[str, Any]:
+        tiers: list[dict[str, Any]] = [{"tier": 0, "name": "command", "available": True, "reason": ""}]
+        for number, endpoint in self._dispatcher.tiers.items():
+            status: TierStatus = await endpoint.status()
+            entry: dict[str, Any] = {"tier": number, "name": endpoint.name, "available": status.available,
+                                     "reason": status.reason, "provider": status.provider, "model": status.model}
+            if "providers" in status.detail:
+                entry["providers"] = status.detail["providers"]
+            tiers.append(entry)
+        model_tiers = [t for t in tiers if t["tier"] > 0]
+        available = sum(1 for t in model_tiers if t["available"])
+        overall = "ok" if available == len(model_tiers) else ("degraded" if available else "unavailable")
+        return {"status": overall, "tiers": tiers}
+
+    async def check_health(self) -> None:
+        return None
+
+    # ---- HTTP -----------------------------------------------------------------------------------
+
+    async def _read_json(self, request: Request) -> Any:
+        limit = self._config.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes")
+        raw = await request.body()
+        if len(raw) > limit:
+            raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {limit} bytes")
+        if not raw.strip():
+            raise InvalidRequest("the request body is empty; send a JSON object", code="invalid_json")
+        try:
+            return json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequest(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(self, request: Request) -> Any:
+        chat = parse_chat_request(await self._read_json(request))
+        if chat.stream:
+            started = await self._start_stream(chat)
+            decision = started.decision
+            events = self._sse(self._stream_chunks(chat, started))
+            return StreamingResponse(events, media_type="text/event-stream", headers=decision_headers(decision))
+        completion = await self._dispatcher.complete(chat, new_request_id())
+        return JSONResponse(_completion_dict(completion), headers=decision_headers(completion.decision))
+
+    @app.post("/v1/route")
+    async def route_http(self, request: Request) -> JSONResponse:
+        chat = parse_chat_request(await self._read_json(request))
+        decision = await self._dispatcher.route(chat, new_request_id())
+        return JSONResponse(decision.model_dump(mode="json"), headers=decision_headers(decision))
+
+    @app.get("/v1/models")
+    async def models_http(self) -> JSONResponse:
+        return JSONResponse(await self.models())
+
+    @app.get("/healthz")
+    async def healthz(self) -> JSONResponse:
+        report = await self.health()
+        return JSONResponse(report, status_code=503 if report["status"] == "unavailable" else 200)
+
+    # ---- streaming --------------------------------------------------------------------------------
+
+    async def _start_stream(self, chat: ChatCompletionRequest) -> Any:
+        return await self._dispatcher.stream(chat, new_request_id())
+
+    async def _stream_chunks(self, chat: ChatCompletionRequest, started: Any) -> AsyncIterator[dict[str, Any]]:
+        include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+        decision: RoutingDecision = started.decision
+        if isinstance(started, Completion):  # a Tier 0 command: one content chunk
+            model = started.model
+            yield chunk_body(decision.request_id, model, role="assistant", content=started.text)
+            yield chunk_body(decision.request_id, model, finish_reason="stop", router=decision)
+            if include_usage:
+                yield chunk_body(decision.request_id, model, usage=started.usage)
+            return
+        first = started.first
+        model = first.model or "router"
+        yield chunk_body(decision.request_id, model, role="assistant", content=first.text)
+        last = first
+        async for delta in started.rest:
+            last = delta
+            if delta.text:
+                yield chunk_body(decision.request_id, model, content=delta.text)
+        yield chunk_body(decision.request_id, model, finish_reason=last.finish_reason or "stop", router=decision)
+        if include_usage and last.usage is not None:
+            yield chunk_body(decision.request_id, model, usage=last.usage)
+
+    async def _sse(self, chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+        try:
+            async for chunk in chunks:
+                yield f"data: {json.dumps(chunk)}\n\n"
+        except RouterError as exc:
+            # Headers are gone already: report the failure in-band, as OpenAI-compatible servers do.
+            yield f"data: {json.dumps(exc.to_body())}\n\n"
+        except Exception:  # noqa: BLE001
+            log.exception("stream failed")
+            yield f"data: {json.dumps({'error': {'message': 'internal error while streaming', 'type': 'api_error', 'code': 'internal_error', 'param': None}})}\n\n"
+        yield "data: [DONE]\n\n"
+
+
+def _completion_dict(completion: Completion) -> dict[str, Any]:
+    return completion_body(
+        completion.decision, text=completion.text, usage=completion.usage,
+        finish_reason=completion.finish_reason, model=completion.model,
+    )

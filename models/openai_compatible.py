@@ -1,0 +1,242 @@
+"""An OpenAI-compatible chat-completions server over HTTP (Ollama, a vLLM server, llama.cpp, the DGX Spark).
+
+httpx's errors and the server's error statuses are translated into ``router.errors`` in exactly
+one place, ``_translate``; every other function lets them pass through it.
+"""
+
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+
+from models.engine import Engine, EngineHealth
+from models.reasoning import ReasoningStreamSplitter, split_reasoning
+from router.errors import (
+    AuthenticationFailed,
+    ContextTooLong,
+    RateLimited,
+    RouterError,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+
+_CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long")
+
+
+class OpenAICompatibleEngine(Engine):
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        model: str,
+        provider: str,
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.provider = provider
+        self.timeout_s = timeout_s
+        headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
+            transport=transport,
+        )
+
+    def _body(self, request: GenerationRequest, max_tokens: int, temperature: float, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.model_dump() for m in request.messages],
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "stream": stream,
+        }
+        if request.stop:
+            body["stop"] = request.stop
+        if stream:
+            body["stream_options"] = {"include_usage": True}
+        return body
+
+    async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
+        started = time.perf_counter()
+        with self._translate():
+            response = await self._client.post("/chat/completions", json=self._body(request, max_tokens, temperature, False))
+            _raise_for_status(response)
+            payload = _json(response)
+        try:
+            choice = payload["choices"][0]
+            message = choice["message"]
+            content = message.get("content") or ""
+            usage = _usage(payload.get("usage"))
+            finish_reason = choice.get("finish_reason") or "stop"
+        except (KeyError, IndexError, TypeError) as exc:
+            raise UpstreamError(f"{self.provider}: malformed chat completion from {self.base_url}: missing {exc}") from None
+        answer, reasoning = split_reasoning(content)
+        reasoning = message.get("reasoning_content") or message.get("reasoning") or reasoning
+        return Generation(
+            text=answer, reasoning=reasoning, usage=usage, finish_reason=finish_reason,
+            model=payload.get("model") or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
+        )
+
+    async def stream(
+        self, request: GenerationRequest, *, max_tokens: int, temperature: float
+    ) -> AsyncIterator[StreamDelta]:
+        splitter = ReasoningStreamSplitter()
+        usage = Usage()
+        finish_reason = "stop"
+        model = self.model
+        events = 0
+        with self._translate():
+            async with self._client.stream(
+                "POST", "/chat/completions", json=self._body(request, max_tokens, temperature, True)
+            ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    _raise_for_status(response)
+                async for line in response.aiter_lines():
+                    event = _sse_data(line)
+                    if event is None:
+                        continue
+                    events += 1
+                    if event == "[DONE]":
+                        break
+                    chunk = _json_text(event, self.provider)
+                    model = chunk.get("model") or model
+                    if chunk.get("usage"):
+                        usage = _usage(chunk["usage"])
+                    for choice in chunk.get("choices") or []:
+                        delta = choice.get("delta") or {}
+                        answer, reasoning = splitter.feed(delta.get("content") or "")
+                        reasoning += delta.get("reasoning_content") or delta.get("reasoning") or ""
+                        finish_reason = choice.get("finish_reason") or finish_reason
+                        if answer or reasoning:
+                            yield StreamDelta(text=answer, reasoning=reasoning, model=model, provider=self.provider)
+        if events == 0:
+            raise UpstreamError(f"{self.provider}: {self.base_url} answered a stream request with no server-sent events")
+        answer, reasoning = splitter.flush()
+        yield StreamDelta(
+            text=answer, reasoning=reasoning, usage=usage, finish_reason=finish_reason, model=model,
+            provider=self.provider,
+        )
+
+    async def health(self) -> EngineHealth:
+        try:
+            with self._translate():
+                response = await self._client.get("/models", timeout=2.0)
+                _raise_for_status(response)
+        except RouterError as exc:
+            return EngineHealth(False, exc.message)
+        return EngineHealth(True)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        """The single point where httpx errors become router errors."""
+        try:
+            yield
+        except RouterError:
+            raise
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(f"{self.provider}: no answer from {self.base_url} in time ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            raise TierUnavailable(
+                f"{self.provider}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})", code="upstream_unreachable"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"{self.provider}: HTTP error talking to {self.base_url}: {exc}") from exc
+
+
+def _raise_for_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    message = _error_message(response)
+    where = f"{response.request.method} {response.request.url}"
+    if status in (401, 403):
+        raise AuthenticationFailed(f"upstream refused the credentials ({status}) at {where}: {message}")
+    if status == 429:
+        raise RateLimited(f"upstream rate limit at {where}: {message}", retry_after=_retry_after(response))
+    if status == 404:
+        raise TierUnavailable(f"upstream has no such model or route ({where}): {message}", code="upstream_not_found")
+    if status in (400, 413, 422):
+        if any(marker in message.lower() for marker in _CONTEXT_MARKERS):
+            raise ContextTooLong(f"upstream says the context is too long: {message}")
+        raise UpstreamRejected(f"upstream rejected the request ({status}): {message}")
+    raise UpstreamError(f"upstream failed with {status} at {where}: {message}")
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        payload = response.json()
+    except ValueError:
+        return response.text[:300] or response.reason_phrase
+    if isinstance(payload, dict):
+        error = payload.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+    return str(payload)[:300]
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        raise UpstreamError(f"upstream sent a body that is not JSON: {response.text[:200]!r}") from None
+    if not isinstance(payload, dict):
+        raise UpstreamError("upstream sent JSON that is not an object")
+    return payload
+
+
+def _json_text(text: str, provider: str) -> dict[str, Any]:
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        raise UpstreamError(f"{provider}: a stream event is not JSON: {text[:200]!r}") from None
+    if not isinstance(payload, dict):
+        raise UpstreamError(f"{provider}: a stream event is not a JSON object")
+    if "error" in payload:
+        raise UpstreamError(f"{provider}: the stream reported an error: {payload['error']}")
+    return payload
+
+
+def _sse_data(line: str) -> str | None:
+    if not line.startswith("data:"):
+        return None
+    return line[5:].strip()
+
+
+def _usage(raw: Any) -> Usage:
+    if not isinstance(raw, dict):
+        return Usage()
+    details = raw.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=int(raw.get("prompt_tokens") or 0),
+        completion_tokens=int(raw.get("completion_tokens") or 0),
+        cached_prompt_tokens=int(details.get("cached_tokens") or 0) if isinstance(details, dict) else 0,
+    )

@@ -1,0 +1,165 @@
+"""The OpenAI-compatible request and response shapes the router speaks, and the routing decision."""
+
+import time
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from router.generation import Message, Usage
+
+
+class TextPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["text"]
+    text: str
+
+
+class ChatMessage(BaseModel):
+    # Clients send fields we do not use (name, tool_call_id, ...): accept and ignore them.
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "user", "assistant", "tool", "developer"]
+    content: str | list[TextPart] | None = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content)
+
+
+class RouterHints(BaseModel):
+    """Caller hints in the request body's ``router`` field (or ``x-router-*`` headers)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_tier: int | None = Field(default=None, ge=1, le=3)
+    max_tier: int | None = Field(default=None, ge=1, le=3)
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = "router"
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+    max_completion_tokens: int | None = Field(default=None, gt=0)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None
+    user: str | None = None
+    router: RouterHints | None = None
+
+    @field_validator("messages")
+    @classmethod
+    def _has_user_text(cls, messages: list[ChatMessage]) -> list[ChatMessage]:
+        if not any(m.role == "user" and m.text().strip() for m in messages):
+            raise ValueError("at least one user message with non-empty content is required")
+        return messages
+
+    def last_user_text(self) -> str:
+        for message in reversed(self.messages):
+            if message.role == "user":
+                return message.text()
+        return ""
+
+    def plain_messages(self) -> list[Message]:
+        return [Message(role=m.role, content=m.text()) for m in self.messages]
+
+    def stop_list(self) -> list[str]:
+        if self.stop is None:
+            return []
+        return [self.stop] if isinstance(self.stop, str) else list(self.stop)
+
+    def token_limit(self) -> int | None:
+        return self.max_completion_tokens or self.max_tokens
+
+
+class Escalation(BaseModel):
+    from_tier: int
+    to_tier: int | None
+    reason: str
+
+
+class RoutingDecision(BaseModel):
+    """Why a request was answered where it was; returned by /v1/route and in every response."""
+
+    request_id: str
+    tier: int
+    tier_name: str
+    routing_score: float | None = Field(default=None, description="0-1, higher needs a stronger tier")
+    provider: str | None = None
+    model: str | None = None
+    command: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    escalations: list[Escalation] = Field(default_factory=list)
+
+
+def new_request_id() -> str:
+    return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def usage_body(usage: Usage) -> dict[str, Any]:
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": usage.cached_prompt_tokens},
+    }
+
+
+def completion_body(
+    decision: RoutingDecision, *, text: str, usage: Usage, finish_reason: str, model: str
+) -> dict[str, Any]:
+    """An OpenAI ``chat.completion`` object with the routing decision under ``router``."""
+    return {
+        "id": decision.request_id,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+        ],
+        "usage": usage_body(usage),
+        "router": decision.model_dump(mode="json"),
+    }
+
+
+def chunk_body(
+    request_id: str,
+    model: str,
+    *,
+    content: str | None = None,
+    role: str | None = None,
+    finish_reason: str | None = None,
+    usage: Usage | None = None,
+    router: RoutingDecision | None = None,
+) -> dict[str, Any]:
+    """An OpenAI ``chat.completion.chunk`` object."""
+    delta: dict[str, Any] = {}
+    if role is not None:
+        delta["role"] = role
+    if content is not None:
+        delta["content"] = content
+    body: dict[str, Any] = {
+        "id": request_id,
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [] if usage is not None else [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+    if usage is not None:
+        body["usage"] = usage_body(usage)
+    if router is not None:
+        body["router"] = router.model_dump(mode="json")
+    return body

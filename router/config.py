@@ -1,0 +1,298 @@
+"""The router's configuration: one pydantic schema, loaded from YAML, validated once.
+
+The same document travels as the ingress deployment's ``user_config`` in the serve config
+files, so a hot reload (``serve deploy`` with a changed ``user_config``) goes through
+``RouterConfig.model_validate`` exactly like a file load does.
+"""
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from router.errors import InvalidRequest
+
+
+class ConfigInvalid(InvalidRequest):
+    default_code = "config_invalid"
+
+
+class _Strict(BaseModel):
+    # Unknown keys are refused: a misspelt threshold must not be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EngineKind(str, Enum):
+    auto = "auto"
+    vllm = "vllm"
+    transformers = "transformers"
+    anthropic = "anthropic"
+    openai = "openai"
+    openai_compatible = "openai_compatible"
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class TierSettings(_Strict):
+    """Limits every tier has, the frontier pool included."""
+
+    context_length: int = Field(gt=0)
+    max_tokens: int = Field(gt=0)
+    temperature: float = Field(ge=0.0, le=2.0)
+    timeout_s: float = Field(gt=0)
+    concurrency: int = Field(gt=0, description="requests the tier serves at once")
+
+    @model_validator(mode="after")
+    def _tokens_fit_context(self) -> "TierSettings":
+        if self.max_tokens >= self.context_length:
+            raise ValueError(
+                f"max_tokens ({self.max_tokens}) must be smaller than context_length ({self.context_length})"
+            )
+        return self
+
+
+class ModelTierConfig(TierSettings):
+    """A tier served by one model (Tiers 1 and 2)."""
+
+    model: str = Field(min_length=1)
+    engine: EngineKind = EngineKind.openai_compatible
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1 (Ollama)"
+    )
+    api_key_env: str | None = Field(default=None, description="environment variable holding the key")
+
+
+def _micro_default() -> ModelTierConfig:
+    return ModelTierConfig(
+        model="deepseek-r1:1.5b", context_length=2048, max_tokens=128, temperature=0.0, timeout_s=5.0, concurrency=8
+    )
+
+
+def _light_default() -> ModelTierConfig:
+    return ModelTierConfig(
+        model="deepseek-r1:1.5b", context_length=4096, max_tokens=1024, temperature=0.2, timeout_s=30.0, concurrency=4
+    )
+
+
+def _frontier_default() -> TierSettings:
+    return TierSettings(context_length=131072, max_tokens=4096, temperature=0.7, timeout_s=120.0, concurrency=16)
+
+
+class TiersConfig(_Strict):
+    micro: ModelTierConfig = Field(default_factory=_micro_default)
+    light: ModelTierConfig = Field(default_factory=_light_default)
+    frontier: TierSettings = Field(default_factory=_frontier_default)
+
+
+class ProviderConfig(_Strict):
+    """One member of the Tier 3 frontier pool."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    engine: EngineKind = EngineKind.openai_compatible
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    cost_per_1k_input: float = Field(ge=0.0, description="USD per 1,000 prompt tokens")
+    cost_per_1k_output: float = Field(ge=0.0, description="USD per 1,000 completion tokens")
+    quality: Probability = Field(description="relative answer quality, 0-1")
+    max_context: int = Field(gt=0)
+    tags: list[str] = Field(default_factory=list, description="e.g. local, dgx, cloud")
+
+    @model_validator(mode="after")
+    def _endpoint_for_http(self) -> "ProviderConfig":
+        if self.engine == EngineKind.openai_compatible and not self.base_url:
+            raise ValueError(f"provider {self.name!r}: engine openai_compatible needs base_url")
+        return self
+
+
+class ProviderStrategy(str, Enum):
+    prefer_local = "prefer_local"
+    cheapest_qualified = "cheapest_qualified"
+    highest_quality = "highest_quality"
+
+
+class FrontierConfig(_Strict):
+    strategy: ProviderStrategy = ProviderStrategy.prefer_local
+    daily_cap: int = Field(default=100, ge=0, description="frontier calls per UTC day, all providers together")
+    providers: list[ProviderConfig] = Field(default_factory=list)
+
+    @field_validator("providers")
+    @classmethod
+    def _unique_names(cls, providers: list[ProviderConfig]) -> list[ProviderConfig]:
+        names = [p.name for p in providers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"provider names must be unique; repeated: {', '.join(duplicates)}")
+        return providers
+
+
+class Thresholds(_Strict):
+    confidence: Probability = 0.75
+    complexity: Probability = 0.35
+    quality: Probability = 0.70
+
+
+class ScoreWeights(_Strict):
+    complexity: Probability = 0.4
+    uncertainty: Probability = 0.3
+    hallucination_risk: Probability = 0.3
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> "ScoreWeights":
+        total = self.complexity + self.uncertainty + self.hallucination_risk
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"weights must sum to 1.0, got {total:g}")
+        return self
+
+
+class RespondAction(_Strict):
+    type: Literal["respond"]
+    template: str = Field(description="str.format template over the command's arguments")
+
+
+class CallAction(_Strict):
+    type: Literal["call"]
+    app: str = Field(min_length=1, description="Ray Serve application name")
+    deployment: str | None = Field(default=None, description="a deployment of that app; default its ingress")
+    method: str = "__call__"
+    timeout_s: float = Field(default=10.0, gt=0)
+
+
+class HttpAction(_Strict):
+    type: Literal["http"]
+    url: str = Field(pattern=r"^https?://")
+    timeout_s: float = Field(default=10.0, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+CommandAction = Annotated[RespondAction | CallAction | HttpAction, Field(discriminator="type")]
+
+BUILTIN_COMMANDS = ("help", "status", "tiers")
+
+
+class CommandConfig(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    pattern: str = Field(description="regex matched against the whole last user message; named groups are arguments")
+    description: str = ""
+    action: CommandAction
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        import re
+
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return pattern
+
+    @field_validator("name")
+    @classmethod
+    def _not_builtin(cls, name: str) -> str:
+        if name in BUILTIN_COMMANDS:
+            raise ValueError(f"{name!r} is a built-in command; built-ins are {', '.join(BUILTIN_COMMANDS)}")
+        return name
+
+
+class Limits(_Strict):
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_input_chars: int = Field(default=10_000, gt=0)
+
+
+class RouterConfig(_Strict):
+    tiers: TiersConfig = Field(default_factory=TiersConfig)
+    frontier: FrontierConfig = Field(default_factory=FrontierConfig)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    weights: ScoreWeights = Field(default_factory=ScoreWeights)
+    commands: list[CommandConfig] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+
+    @field_validator("commands")
+    @classmethod
+    def _unique_commands(cls, commands: list[CommandConfig]) -> list[CommandConfig]:
+        names = [c.name for c in commands]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"command names must be unique; repeated: {', '.join(duplicates)}")
+        return commands
+
+
+def parse_config(data: Any, *, source: str = "router config") -> RouterConfig:
+    """Validate a mapping (from YAML or a serve ``user_config``) into a ``RouterConfig``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigInvalid(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return RouterConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigInvalid(f"{source} is invalid:\n" + describe_validation_error(exc, RouterConfig)) from None
+
+
+def load_config(path: str | Path) -> RouterConfig:
+    """Load and validate a YAML router config file."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigInvalid(f"config file not found: {path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigInvalid(f"{path}: not valid YAML: {exc}") from None
+    return parse_config(data, source=str(path))
+
+
+def describe_validation_error(exc: ValidationError, root: type[BaseModel]) -> str:
+    """One line per problem: the field path, what is wrong, what is allowed, the bad value."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        path = _dotted(error["loc"])
+        if error["type"] == "extra_forbidden":
+            allowed = _allowed_fields(root, error["loc"][:-1])
+            reason = "unknown field" + (f"; allowed fields: {', '.join(allowed)}" if allowed else "")
+        else:
+            reason = error["msg"]
+        lines.append(f"  {path or '<root>'}: {reason} (got {_short(error.get('input'))})")
+    return "\n".join(lines)
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _allowed_fields(root: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    model: Any = root
+    for item in loc:
+        if isinstance(item, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(item)
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

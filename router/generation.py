@@ -1,0 +1,63 @@
+"""What a tier is asked and what it answers: plain pydantic, shared by router/, models/ and deployments/.
+
+These cross deployment-handle boundaries, so they hold only picklable, JSON-able data.
+"""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Role = Literal["system", "user", "assistant", "tool", "developer"]
+
+
+class Message(BaseModel):
+    role: Role
+    content: str
+
+
+class GenerationRequest(BaseModel):
+    request_id: str
+    messages: list[Message] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, gt=0, description="None: the tier's own limit")
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="None: the tier's own default")
+    stop: list[str] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+        )
+
+
+class Generation(BaseModel):
+    """A finished answer from one model."""
+
+    text: str
+    reasoning: str | None = Field(default=None, description="the model's thinking, never shown as the answer")
+    usage: Usage = Field(default_factory=Usage)
+    finish_reason: str = "stop"
+    model: str
+    provider: str
+    latency_s: float = 0.0
+
+
+class StreamDelta(BaseModel):
+    """A piece of a streamed answer; the last one of a stream carries usage and finish_reason."""
+
+    text: str = ""
+    reasoning: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+    provider: str | None = None
