@@ -46,13 +46,13 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
 
     micro = serve.deployment(ModelTierServer, name="micro").options(
         user_config=user_config, max_ongoing_requests=config.tiers.micro.concurrency, **actor
-    ).bind("micro")
+    ).bind("micro", user_config)
     light = serve.deployment(ModelTierServer, name="light").options(
         user_config=user_config, max_ongoing_requests=config.tiers.light.concurrency, **actor
-    ).bind("light")
+    ).bind("light", user_config)
     frontier = serve.deployment(FrontierPoolServer, name="frontier").options(
         user_config=user_config, max_ongoing_requests=config.tiers.frontier.concurrency, **actor
-    ).bind()
+    ).bind(user_config)
     return serve.deployment(RouterIngress, name=INGRESS_NAME).options(
         user_config=user_config, max_ongoing_requests=64, **actor
-    ).bind(micro, light, frontier)
+    ).bind(micro, light, frontier, user_config)

@@ -29,16 +29,24 @@ class _Member:
 
 
 class FrontierPoolServer:
-    def __init__(self) -> None:
+    def __init__(self, router_config: dict[str, Any] | None = None) -> None:
         self._members: list[_Member] = []
         self._settings: TierSettings | None = None
         self._config: RouterConfig | None = None
+        if router_config is not None:
+            self._apply(parse_config(router_config))
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         config = parse_config(user_config)
         if self._config is not None and config.frontier == self._config.frontier and config.tiers.frontier == self._settings:
             return
         old = self._members
+        self._apply(config)
+        for member in old:
+            if member.engine is not None:
+                await member.engine.close()
+
+    def _apply(self, config: RouterConfig) -> None:
         self._config, self._settings = config, config.tiers.frontier
         members = []
         for provider in strategy_for(config.frontier.strategy).order(config.frontier.providers):
@@ -54,9 +62,6 @@ class FrontierPoolServer:
                 log.warning("frontier provider %s unavailable: %s", provider.name, problem)
             members.append(_Member(provider, engine, problem, HealthCache()))
         self._members = members
-        for member in old:
-            if member.engine is not None:
-                await member.engine.close()
 
     def _limits(self, request: GenerationRequest) -> dict[str, Any]:
         assert self._settings is not None

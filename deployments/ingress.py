@@ -100,15 +100,29 @@ def _first_param(exc: ValidationError) -> str | None:
     return ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else None
 
 
+def _completion_dict(completion: Completion) -> dict[str, Any]:
+    return completion_body(
+        completion.decision, text=completion.text, usage=completion.usage,
+        finish_reason=completion.finish_reason, model=completion.model,
+    )
+
+
 @serve.ingress(app)
 class RouterIngress:
-    def __init__(self, micro: DeploymentHandle, light: DeploymentHandle, frontier: DeploymentHandle) -> None:
+    def __init__(
+        self, micro: DeploymentHandle, light: DeploymentHandle, frontier: DeploymentHandle,
+        router_config: dict[str, Any] | None = None,
+    ) -> None:
         self._handles = {1: micro, 2: light, 3: frontier}
-        self._config = RouterConfig()
+        # Configured at construction so no request ever meets a default config; user_config
+        # (reconfigure) then applies hot reloads.
+        self._config = parse_config(router_config or {}, source="ingress router_config")
         self._dispatcher = self._build_dispatcher(self._config)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         config = parse_config(user_config, source="ingress user_config")
+        if config == self._config:
+            return
         self._config = config
         self._dispatcher = self._build_dispatcher(config)
         log.info("router config applied: %d commands, %d frontier providers",
@@ -244,10 +258,3 @@ class RouterIngress:
             log.exception("stream failed")
             yield f"data: {json.dumps({'error': {'message': 'internal error while streaming', 'type': 'api_error', 'code': 'internal_error', 'param': None}})}\n\n"
         yield "data: [DONE]\n\n"
-
-
-def _completion_dict(completion: Completion) -> dict[str, Any]:
-    return completion_body(
-        completion.decision, text=completion.text, usage=completion.usage,
-        finish_reason=completion.finish_reason, model=completion.model,
-    )

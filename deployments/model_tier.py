@@ -20,7 +20,7 @@ log = logging.getLogger("ray.serve")
 
 
 class ModelTierServer:
-    def __init__(self, tier: str) -> None:
+    def __init__(self, tier: str, router_config: dict[str, Any] | None = None) -> None:
         if tier not in ("micro", "light"):
             raise ValueError(f"tier must be 'micro' or 'light', got {tier!r}")
         self.tier = tier
@@ -28,15 +28,20 @@ class ModelTierServer:
         self._engine: Engine | None = None
         self._problem = "waiting for configuration"
         self._health = HealthCache()
+        if router_config is not None:
+            self._apply(getattr(parse_config(router_config).tiers, tier))
 
     async def reconfigure(self, user_config: dict[str, Any]) -> None:
         settings: ModelTierConfig = getattr(parse_config(user_config).tiers, self.tier)
-        if settings == self._settings and (self._engine is not None or self._problem):
+        if settings == self._settings:
             return
-        old, self._engine, self._settings = self._engine, None, settings
-        self._health = HealthCache()
+        old = self._engine
+        self._apply(settings)
         if old is not None:
             await old.close()
+
+    def _apply(self, settings: ModelTierConfig) -> None:
+        self._engine, self._settings, self._health = None, settings, HealthCache()
         try:
             self._engine = build_engine(
                 settings, provider=f"{self.tier}:{settings.model}", config_path=f"tiers.{self.tier}",

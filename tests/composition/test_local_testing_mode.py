@@ -1,0 +1,71 @@
+"""The whole application composed in Serve's local testing mode: no cluster, real handles."""
+
+import pytest
+from ray import serve
+
+from deployments.app import build_app
+from router.errors import RoutingFailure
+from tests.configs import DEAD_URL, provider, router_config
+
+
+def run_local(config: dict):
+    return serve.run(build_app({"router_config": config}), name="composition", route_prefix=None,
+                     _local_testing_mode=True)
+
+
+def body(text: str, **extra) -> dict:
+    return {"model": "router", "messages": [{"role": "user", "content": text}], **extra}
+
+
+def test_a_request_escalates_from_an_unreachable_micro_to_light_through_handles(upstream):
+    handle = run_local(router_config(micro_url=DEAD_URL, light_url=upstream.base_url))
+    result = handle.generate.remote(body("what is ray serve?")).result()
+    assert result["choices"][0]["message"]["content"] == "[upstream] echo: what is ray serve?"
+    decision = result["router"]
+    assert decision["tier"] == 2
+    assert decision["escalations"][0]["from_tier"] == 1
+    assert "cannot reach" in decision["escalations"][0]["reason"]
+    assert result["usage"]["total_tokens"] == result["usage"]["prompt_tokens"] + result["usage"]["completion_tokens"]
+
+
+def test_tier_0_answers_through_the_handle_without_a_model(upstream):
+    handle = run_local(router_config(micro_url=upstream.base_url))
+    result = handle.generate.remote(body("/cert az-104")).result()
+    assert result["choices"][0]["message"]["content"] == "Certification az-104"
+    assert result["router"]["tier"] == 0
+    assert upstream.requests == []
+
+
+def test_the_frontier_pool_falls_back_to_the_next_provider(upstream):
+    providers = [provider("dgx", DEAD_URL, tags=["dgx"]), provider("cloud", upstream.base_url, tags=["cloud"])]
+    handle = run_local(router_config(providers=providers))
+    result = handle.generate.remote(body("hard question", model="tier-3")).result()
+    assert result["router"]["tier"] == 3
+    assert result["router"]["provider"] == "cloud"
+
+
+def test_streaming_through_the_handle_yields_openai_chunks(upstream):
+    handle = run_local(router_config(micro_url=upstream.base_url))
+    chunks = list(handle.options(stream=True).generate_stream.remote(body("stream me", stream=True)))
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text == "[upstream] echo: stream me"
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["router"]["tier"] == 1
+
+
+def test_health_reports_each_unavailable_tier_and_why():
+    handle = run_local(router_config(micro_url=DEAD_URL))
+    report = handle.health.remote().result()
+    assert report["status"] == "unavailable"
+    by_tier = {t["tier"]: t for t in report["tiers"]}
+    assert by_tier[0]["available"]
+    assert "cannot reach" in by_tier[1]["reason"]
+    assert "tiers.light.base_url" in by_tier[2]["reason"]
+    assert "frontier.providers" in by_tier[3]["reason"]
+
+
+def test_nothing_reachable_is_a_routing_failure_not_a_canned_answer():
+    handle = run_local(router_config())
+    with pytest.raises(RoutingFailure) as caught:
+        handle.generate.remote(body("anyone there?")).result()
+    assert "Configure a reachable endpoint" in caught.value.message
