@@ -94,7 +94,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def stop(*_: Any) -> None:
         raise KeyboardInterrupt
 
+    # Installed explicitly: a shell starting us in the background leaves SIGINT ignored.
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         if not _wait_running(serve, names):
             serve.shutdown()
