@@ -31,7 +31,9 @@ from router.api import (
 from router.command_http import post_command
 from router.commands import CommandExecutor
 from router.config import RouterConfig, describe_validation_error, parse_config
-from router.dispatcher import MODEL_TIER_BOUNDS, Completion, Dispatcher, TierEndpoint, TierStatus
+from router.classification import load_classifier
+from router.dispatcher import Completion, Dispatcher, TierEndpoint, TierStatus
+from router.policy import MODEL_TIER_BOUNDS
 from router.errors import InvalidRequest, NotFound, PayloadTooLarge, RouterError
 
 log = logging.getLogger("ray.serve")
@@ -134,23 +136,25 @@ class RouterIngress:
             number: tier_endpoint(number, handle, timeouts[number]) for number, handle in self._handles.items()
         }
         commands = CommandExecutor(config, status=self.health, call=call_serve_target, http=post_command)
-        return Dispatcher(config, commands, tiers)
+        return Dispatcher(config, commands, tiers, classifier=load_classifier("learned"))
 
     # ---- operations shared by HTTP and handle callers -------------------------------------------
 
-    async def generate(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def generate(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
         request = parse_chat_request(body)
-        completion = await self._dispatcher.complete(request, new_request_id())
+        completion = await self._dispatcher.complete(request, new_request_id(), headers)
         return _completion_dict(completion)
 
-    async def generate_stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def generate_stream(
+        self, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         request = parse_chat_request(body)
-        async for chunk in self._stream_chunks(request, await self._start_stream(request)):
+        async for chunk in self._stream_chunks(request, await self._start_stream(request, headers)):
             yield chunk
 
-    async def route(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def route(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
         request = parse_chat_request(body)
-        decision = await self._dispatcher.route(request, new_request_id())
+        decision = await self._dispatcher.route(request, new_request_id(), headers)
         return decision.model_dump(mode="json")
 
     async def models(self) -> dict[str, Any]:
@@ -198,17 +202,17 @@ class RouterIngress:
     async def chat_completions(self, request: Request) -> Any:
         chat = parse_chat_request(await self._read_json(request))
         if chat.stream:
-            started = await self._start_stream(chat)
+            started = await self._start_stream(chat, request.headers)
             decision = started.decision
             events = self._sse(self._stream_chunks(chat, started))
             return StreamingResponse(events, media_type="text/event-stream", headers=decision_headers(decision))
-        completion = await self._dispatcher.complete(chat, new_request_id())
+        completion = await self._dispatcher.complete(chat, new_request_id(), request.headers)
         return JSONResponse(_completion_dict(completion), headers=decision_headers(completion.decision))
 
     @app.post("/v1/route")
     async def route_http(self, request: Request) -> JSONResponse:
         chat = parse_chat_request(await self._read_json(request))
-        decision = await self._dispatcher.route(chat, new_request_id())
+        decision = await self._dispatcher.route(chat, new_request_id(), request.headers)
         return JSONResponse(decision.model_dump(mode="json"), headers=decision_headers(decision))
 
     @app.get("/v1/models")
@@ -222,8 +226,8 @@ class RouterIngress:
 
     # ---- streaming --------------------------------------------------------------------------------
 
-    async def _start_stream(self, chat: ChatCompletionRequest) -> Any:
-        return await self._dispatcher.stream(chat, new_request_id())
+    async def _start_stream(self, chat: ChatCompletionRequest, headers: Any = None) -> Any:
+        return await self._dispatcher.stream(chat, new_request_id(), headers)
 
     async def _stream_chunks(self, chat: ChatCompletionRequest, started: Any) -> AsyncIterator[dict[str, Any]]:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)

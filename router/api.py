@@ -29,12 +29,26 @@ class ChatMessage(BaseModel):
         return "".join(part.text for part in self.content)
 
 
+class EscalationSignals(BaseModel):
+    """What a calling agent knows that raises the need for a stronger tier."""
+
+    model_config = ConfigDict(extra="forbid")
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0, description="the caller's own confidence")
+    missing_citations: bool = False
+    contradiction_ambiguity: float = Field(default=0.0, ge=0.0, le=1.0)
+    synthesis_complexity: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
 class RouterHints(BaseModel):
     """Caller hints in the request body's ``router`` field (or ``x-router-*`` headers)."""
 
     model_config = ConfigDict(extra="forbid")
     min_tier: int | None = Field(default=None, ge=1, le=3)
     max_tier: int | None = Field(default=None, ge=1, le=3)
+    preferred_tier: int | None = Field(default=None, ge=1, le=3)
+    agent_id: str | None = Field(default=None, min_length=1, max_length=128)
+    precision: Literal["normal", "high"] = "normal"
+    signals: EscalationSignals = Field(default_factory=EscalationSignals)
 
 
 class StreamOptions(BaseModel):
@@ -93,6 +107,8 @@ class RoutingDecision(BaseModel):
     tier: int
     tier_name: str
     routing_score: float | None = Field(default=None, description="0-1, higher needs a stronger tier")
+    classifier: str | None = Field(default=None, description="what classified the request: learned or micro")
+    classification: dict[str, Any] | None = None
     provider: str | None = None
     model: str | None = None
     command: str | None = None

@@ -48,3 +48,16 @@ CLASSIFIERS: dict[str, type[Classifier]] = {}
 def register(cls: type[Classifier]) -> type[Classifier]:
     CLASSIFIERS[cls.name] = cls
     return cls
+
+
+def load_classifier(name: str) -> Classifier | None:
+    """The named classifier, importing its module on first use; None when it is not installed."""
+    if name not in CLASSIFIERS:
+        import importlib
+
+        try:
+            importlib.import_module(f"router.{name}_classifier")
+        except ModuleNotFoundError:
+            return None
+    cls = CLASSIFIERS.get(name)
+    return cls() if cls is not None else None

@@ -69,6 +69,9 @@ class CommandRegistry:
     def describe(self) -> list[tuple[str, str]]:
         return [(c.name, c.description) for c in self._commands]
 
+    def argument_names(self, name: str) -> list[str]:
+        return list(self._by_name[name].regex.groupindex)
+
     def config_of(self, name: str) -> CommandConfig | None:
         return self._by_name[name].config
 

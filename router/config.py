@@ -44,6 +44,9 @@ class TierSettings(_Strict):
     temperature: float = Field(ge=0.0, le=2.0)
     timeout_s: float = Field(gt=0)
     concurrency: int = Field(gt=0, description="requests the tier serves at once")
+    queue_wait_s: float = Field(
+        default=0.25, ge=0, description="how long a request waits for a free slot before escalating instead"
+    )
 
     @model_validator(mode="after")
     def _tokens_fit_context(self) -> "TierSettings":
@@ -130,9 +133,37 @@ class FrontierConfig(_Strict):
 
 
 class Thresholds(_Strict):
-    confidence: Probability = 0.75
-    complexity: Probability = 0.35
-    quality: Probability = 0.70
+    confidence: Probability = Field(default=0.75, description="stay at Tier 1 only at or above this")
+    complexity: Probability = Field(default=0.35, description="stay at Tier 1 only at or below this")
+    quality: Probability = Field(default=0.70, description="Tier 2 escalates below this self-assessed quality")
+    frontier_score: Probability = Field(default=0.60, description="routing score at which a request starts at Tier 3")
+    max_reasoning_depth: int = Field(default=3, ge=1, description="Tier 2 escalates above this reasoning depth")
+    light_context_tokens: int = Field(default=4096, gt=0, description="Tier 2 escalates above this prompt size")
+
+
+class SignalWeights(_Strict):
+    """How much each caller escalation signal raises the routing score."""
+
+    low_confidence: Probability = Field(default=0.3, description="times (1 - the caller's confidence)")
+    missing_citations: Probability = 0.15
+    contradiction_ambiguity: Probability = 0.2
+    synthesis_complexity: Probability = 0.3
+
+
+class ClassifierConfig(_Strict):
+    kind: Literal["learned", "micro"] = Field(
+        default="learned", description="learned: the fast classifier alone; micro: ask the Tier 1 model"
+    )
+    prescreen: bool = Field(
+        default=True, description="with kind micro: skip the model call when the learned classifier is sure"
+    )
+    max_attempts: int = Field(default=2, ge=1, description="invalid micro outputs before escalating to Tier 2")
+
+
+class AgentPolicy(_Strict):
+    preferred_tier: Literal[1, 2, 3] | None = None
+    min_tier: Literal[1, 2, 3] | None = None
+    max_tokens: dict[Literal[1, 2, 3], int] = Field(default_factory=dict, description="per-tier token caps")
 
 
 class ScoreWeights(_Strict):
@@ -208,6 +239,9 @@ class RouterConfig(_Strict):
     frontier: FrontierConfig = Field(default_factory=FrontierConfig)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     weights: ScoreWeights = Field(default_factory=ScoreWeights)
+    signal_weights: SignalWeights = Field(default_factory=SignalWeights)
+    classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
+    agents: dict[str, AgentPolicy] = Field(default_factory=dict)
     commands: list[CommandConfig] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
 

@@ -1,38 +1,34 @@
-"""The escalation chain: Tier 0 commands, then Tiers 1 -> 2 -> 3 until one answers.
+"""The escalation chain: plan where a request starts, then Tiers 1 -> 2 -> 3 until one answers well.
 
 Tiers are handed in as ``TierEndpoint`` objects holding plain async callables; the ingress
 deployment builds them over deployment handles, tests build them over functions. So the
-whole chain runs without Ray.
+whole chain runs without Ray. Each tier call waits for a slot (``TierGate``) and is bounded by
+the tier's timeout; a tier that fails, times out or is saturated is escalated past. Tier 2's
+self-assessment can escalate a finished answer to Tier 3.
 """
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from router.api import ChatCompletionRequest, Escalation, RoutingDecision
+from router.classification import Classifier
 from router.commands import CommandExecutor, CommandResult
+from router.concurrency import TierGate
 from router.config import RouterConfig
-from router.errors import InvalidRequest, RateLimited, RouterError, RoutingFailure, TierUnavailable, UpstreamError
+from router.errors import RateLimited, RouterError, RoutingFailure, TierUnavailable, UpstreamError, UpstreamTimeout
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.planning import Plan, Planner
+from router.self_assessment import split_assessment, with_assessment_instruction
 
 log = logging.getLogger(__name__)
 
 TIER_NAMES = {0: "command", 1: "micro", 2: "light", 3: "frontier"}
 
-# Aliases a caller may put in ``model``: "router" lets the router choose; "tier-N" pins a tier.
-MODEL_TIER_BOUNDS: dict[str, tuple[int, int]] = {
-    "router": (1, 3),
-    "auto": (1, 3),
-    "tier-1": (1, 1),
-    "tier-2": (2, 2),
-    "tier-3": (3, 3),
-}
-
 # Errors after which the next tier may still succeed.
-_ESCALATABLE = (TierUnavailable, UpstreamError, RateLimited, asyncio.TimeoutError)
+_ESCALATABLE = (TierUnavailable, UpstreamError, RateLimited)
 
 
 @dataclass(frozen=True)
@@ -76,162 +72,245 @@ class StreamingCompletion:
     rest: AsyncIterator[StreamDelta]
 
 
-def tier_bounds(request: ChatCompletionRequest) -> tuple[int, int]:
-    """The lowest and highest tier this request may use, from its model alias and hints."""
-    if request.model not in MODEL_TIER_BOUNDS:
-        raise_unknown_model(request.model)
-    low, high = MODEL_TIER_BOUNDS[request.model]
-    hints = request.router
-    if hints is not None:
-        low = max(low, hints.min_tier or low)
-        high = min(high, hints.max_tier or high)
-    if low > high:
-        raise InvalidRequest(
-            f"no tier satisfies model {request.model!r} with router hints min_tier={hints and hints.min_tier} "
-            f"max_tier={hints and hints.max_tier}",
-            param="router",
-        )
-    return low, high
-
-
-def raise_unknown_model(model: str) -> None:
-    from router.errors import NotFound
-
-    raise NotFound(
-        f"the model {model!r} does not exist; use one of: {', '.join(MODEL_TIER_BOUNDS)}",
-        code="model_not_found",
-        param="model",
-    )
-
-
 class Dispatcher:
-    def __init__(self, config: RouterConfig, commands: CommandExecutor, tiers: dict[int, TierEndpoint]) -> None:
+    def __init__(self, config: RouterConfig, commands: CommandExecutor, tiers: dict[int, TierEndpoint],
+                 classifier: Classifier | None = None) -> None:
         self.config = config
         self.commands = commands
         self.tiers = tiers
+        settings = {1: config.tiers.micro, 2: config.tiers.light, 3: config.tiers.frontier}
+        self.gates = {n: TierGate(n, settings[n].concurrency, settings[n].queue_wait_s) for n in tiers}
+        self.planner = Planner(config, commands, classifier, self._call, set(tiers))
 
-    def _plan(self, request: ChatCompletionRequest) -> list[int]:
-        low, high = tier_bounds(request)
-        return [n for n in (1, 2, 3) if low <= n <= high and n in self.tiers]
+    # ---- public operations ------------------------------------------------------------------------
 
-    def _generation_request(self, request: ChatCompletionRequest, request_id: str) -> GenerationRequest:
-        return GenerationRequest(
-            request_id=request_id,
-            messages=request.plain_messages(),
-            max_tokens=request.token_limit(),
-            temperature=request.temperature,
-            stop=request.stop_list(),
-        )
-
-    async def route(self, request: ChatCompletionRequest, request_id: str) -> RoutingDecision:
-        """The decision alone: which tier (and provider) would answer; nothing is generated."""
-        match = self.commands.match(request.last_user_text())
-        if match is not None:
-            return RoutingDecision(
-                request_id=request_id, tier=0, tier_name="command", command=match.name,
-                reasons=[f"matched command /{match.name}"],
-            )
-        plan = self._plan(request)
-        reasons: list[str] = []
-        escalations: list[Escalation] = []
-        for position, number in enumerate(plan):
-            status = await self.tiers[number].status()
+    async def route(self, request: ChatCompletionRequest, request_id: str,
+                    headers: Mapping[str, str] | None = None, *, use_models: bool = True) -> RoutingDecision:
+        """The decision alone: which tier (and provider) would answer; no answer is generated."""
+        plan = await self.planner.plan(request, request_id, headers or {}, use_models=use_models)
+        if plan.start == 0:
+            return self._decision(plan, 0)
+        tiers = [n for n in range(plan.start, plan.high + 1) if n in self.tiers]
+        for position, number in enumerate(tiers):
+            status = await self.tiers[number].status() if use_models else TierStatus(True)
             if status.available:
-                reasons.append(f"tier {number} ({TIER_NAMES[number]}) is the lowest available tier the request allows")
-                return RoutingDecision(
-                    request_id=request_id, tier=number, tier_name=TIER_NAMES[number],
-                    provider=status.provider, model=status.model, reasons=reasons, escalations=escalations,
-                )
-            next_tier = plan[position + 1] if position + 1 < len(plan) else None
-            escalations.append(Escalation(from_tier=number, to_tier=next_tier, reason=f"unavailable: {status.reason}"))
-        raise self._failure(plan, escalations)
+                return self._decision(plan, number, status.provider, status.model)
+            next_tier = tiers[position + 1] if position + 1 < len(tiers) else None
+            plan.escalations.append(Escalation(from_tier=number, to_tier=next_tier,
+                                               reason=f"tier {number}: unavailable: {status.reason}"))
+        raise self._failure(plan)
 
-    async def complete(self, request: ChatCompletionRequest, request_id: str) -> Completion:
-        match = self.commands.match(request.last_user_text())
-        if match is not None:
-            result = await self.commands.run(match)
-            decision = RoutingDecision(
-                request_id=request_id, tier=0, tier_name="command", command=match.name,
-                reasons=[f"matched command /{match.name}: answered without a model"],
-            )
-            return Completion(decision, result.text, Usage(), "stop", "tier-0", command=result)
-
-        plan = self._plan(request)
-        generation_request = self._generation_request(request, request_id)
-        escalations: list[Escalation] = []
-        for position, number in enumerate(plan):
-            tier = self.tiers[number]
-            started = time.perf_counter()
+    async def complete(self, request: ChatCompletionRequest, request_id: str,
+                       headers: Mapping[str, str] | None = None) -> Completion:
+        plan = await self.planner.plan(request, request_id, headers or {})
+        if plan.command is not None or plan.action is not None:
+            return await self._run_command(plan)
+        for number in self._tiers_from(plan):
             try:
-                answer = await asyncio.wait_for(tier.generate(generation_request), timeout=tier.timeout_s)
+                answer = await self._answer(plan, number, request)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, then escalated or raised
-                self._escalate_or_raise(exc, plan, position, escalations, time.perf_counter() - started)
+                self._escalate_or_raise(plan, number, exc)
                 continue
-            decision = self._decision(request_id, number, answer.provider, answer.model, escalations)
-            return Completion(decision, answer.text, answer.usage, answer.finish_reason, answer.model)
-        raise self._failure(plan, escalations)
+            if answer is None:  # Tier 2 judged its own answer not good enough
+                continue
+            return Completion(self._decision(plan, number, answer.provider, answer.model), answer.text,
+                              answer.usage, answer.finish_reason, answer.model)
+        fallback = self._fallback(plan)
+        if fallback is not None:
+            return fallback
+        raise self._failure(plan)
 
-    async def stream(self, request: ChatCompletionRequest, request_id: str) -> StreamingCompletion | Completion:
-        """Escalation happens only before the first delta; after it the tier is committed."""
-        match = self.commands.match(request.last_user_text())
-        if match is not None:
-            return await self.complete(request, request_id)
-        plan = self._plan(request)
-        generation_request = self._generation_request(request, request_id)
-        escalations: list[Escalation] = []
-        for position, number in enumerate(plan):
-            tier = self.tiers[number]
-            started = time.perf_counter()
-            iterator = tier.stream(generation_request)
+    async def stream(self, request: ChatCompletionRequest, request_id: str,
+                     headers: Mapping[str, str] | None = None) -> StreamingCompletion | Completion:
+        """Escalation happens before the first delta only. Tier 2 must grade its whole answer
+        before anything is sent, so its answer goes out as one delta."""
+        plan = await self.planner.plan(request, request_id, headers or {})
+        if plan.command is not None or plan.action is not None:
+            return await self._run_command(plan)
+        for number in self._tiers_from(plan):
             try:
-                first = await asyncio.wait_for(anext(iterator), timeout=tier.timeout_s)
-            except StopAsyncIteration:
-                first = StreamDelta(finish_reason="stop", usage=Usage())
+                if number == 2:
+                    answer = await self._answer(plan, 2, request)
+                    if answer is None:
+                        continue
+                    return _as_stream(Completion(self._decision(plan, 2, answer.provider, answer.model), answer.text,
+                                                 answer.usage, answer.finish_reason, answer.model))
+                first, rest = await self._first_delta(plan, number, request)
             except Exception as exc:  # noqa: BLE001
-                await _close(iterator)
-                self._escalate_or_raise(exc, plan, position, escalations, time.perf_counter() - started)
+                self._escalate_or_raise(plan, number, exc)
                 continue
-            decision = self._decision(request_id, number, first.provider, first.model, escalations)
-            return StreamingCompletion(decision, first, iterator)
-        raise self._failure(plan, escalations)
+            return StreamingCompletion(self._decision(plan, number, first.provider, first.model), first, rest)
+        fallback = self._fallback(plan)
+        if fallback is not None:
+            return _as_stream(fallback)
+        raise self._failure(plan)
 
-    def _decision(
-        self, request_id: str, number: int, provider: str | None, model: str | None, escalations: list[Escalation]
-    ) -> RoutingDecision:
-        reasons = [f"answered at tier {number} ({TIER_NAMES[number]})"]
-        if escalations:
-            reasons.insert(0, f"escalated {len(escalations)} time(s): " + "; ".join(e.reason for e in escalations))
+    def _fallback(self, plan: Plan) -> Completion | None:
+        """Tier 2's answer, when it asked for Tier 3 and Tier 3 could not answer: better than none."""
+        if plan.escalated_light is None:
+            return None
+        answer = plan.escalated_light
+        plan.reasons.append("tier 3 could not answer: kept tier 2's answer despite its self-assessment")
+        return Completion(self._decision(plan, 2, answer.provider, answer.model), answer.text, answer.usage,
+                          answer.finish_reason, answer.model)
+
+    # ---- the tiers ----------------------------------------------------------------------------------
+
+    def _tiers_from(self, plan: Plan) -> list[int]:
+        return [n for n in range(max(plan.start, 1), plan.high + 1) if n in self.tiers]
+
+    def _request_for(self, plan: Plan, number: int, request: ChatCompletionRequest) -> GenerationRequest:
+        limit = request.token_limit()
+        agent = self.config.agents.get(plan.hints.agent_id or "")
+        if agent is not None and number in agent.max_tokens:
+            limit = min(limit or agent.max_tokens[number], agent.max_tokens[number])
+        messages = request.plain_messages()
+        if number == 2:
+            messages = with_assessment_instruction(messages)
+        return GenerationRequest(request_id=plan.request_id, messages=messages, max_tokens=limit,
+                                 temperature=request.temperature, stop=request.stop_list())
+
+    async def _call(self, number: int, request: GenerationRequest) -> Generation:
+        tier = self.tiers[number]
+        async with self.gates[number].slot():
+            try:
+                return await asyncio.wait_for(tier.generate(request), timeout=tier.timeout_s)
+            except asyncio.TimeoutError:
+                raise UpstreamTimeout(f"tier {number} timed out after {tier.timeout_s:g}s") from None
+
+    async def _answer(self, plan: Plan, number: int, request: ChatCompletionRequest) -> Generation | None:
+        if number == 2 and plan.high >= 3:
+            reason = self._light_precheck(plan)
+            if reason is not None:
+                plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2 skipped: {reason}"))
+                return None
+        answer = await self._call(number, self._request_for(plan, number, request))
+        if number != 2:
+            return answer
+        text, assessment = split_assessment(answer.text)
+        answer = answer.model_copy(update={"text": text})
+        if plan.high < 3:
+            return answer
+        reason = self._light_verdict(assessment)
+        if reason is None:
+            plan.reasons.append(f"tier 2 self-assessed quality {assessment.quality:.2f}")  # type: ignore[union-attr]
+            return answer
+        plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2: {reason}"))
+        plan.escalated_light = answer
+        return None
+
+    def _light_precheck(self, plan: Plan) -> str | None:
+        limit = self.config.thresholds.light_context_tokens
+        if plan.prompt_tokens > limit:
+            return f"the context (~{plan.prompt_tokens} tokens) exceeds {limit} tokens"
+        if plan.multi_document:
+            return "the request is a multi-document synthesis"
+        if plan.hints.precision == "high":
+            return "the caller asked for high precision"
+        return None
+
+    def _light_verdict(self, assessment: Any) -> str | None:
+        t = self.config.thresholds
+        if assessment is None:
+            return "no usable self-assessment"
+        if assessment.escalate:
+            return "the model asked to escalate"
+        if assessment.quality < t.quality:
+            return f"self-assessed quality {assessment.quality:.2f} < {t.quality}"
+        if assessment.reasoning_depth > t.max_reasoning_depth:
+            return f"reasoning depth {assessment.reasoning_depth} > {t.max_reasoning_depth}"
+        return None
+
+    async def _first_delta(self, plan: Plan, number: int,
+                           request: ChatCompletionRequest) -> tuple[StreamDelta, AsyncIterator[StreamDelta]]:
+        tier = self.tiers[number]
+        gate = self.gates[number]
+        slot = gate.slot()
+        await slot.__aenter__()
+        iterator = tier.stream(self._request_for(plan, number, request))
+        try:
+            first = await asyncio.wait_for(anext(iterator), timeout=tier.timeout_s)
+        except BaseException as exc:
+            await _close(iterator)
+            await slot.__aexit__(None, None, None)
+            if isinstance(exc, StopAsyncIteration):
+                return StreamDelta(finish_reason="stop", usage=Usage()), _empty()
+            if isinstance(exc, asyncio.TimeoutError):
+                raise UpstreamTimeout(f"tier {number} sent nothing within {tier.timeout_s:g}s") from None
+            raise
+
+        async def rest() -> AsyncIterator[StreamDelta]:
+            try:
+                async for delta in iterator:
+                    yield delta
+            finally:
+                await _close(iterator)
+                await slot.__aexit__(None, None, None)
+
+        return first, rest()
+
+    async def _run_command(self, plan: Plan) -> Completion:
+        match = plan.command or plan.action
+        assert match is not None
+        result = await self.commands.run(match)
+        if plan.command is not None:
+            plan.reasons = [f"matched command /{match.name}: answered without a model"]
+            return Completion(self._decision(plan, 0), result.text, Usage(), "stop", "tier-0", command=result)
+        plan.reasons.append(f"the classification named the action /{match.name}, which ran")
+        return Completion(self._decision(plan, 1), result.text, Usage(), "stop", "tier-1-action", command=result)
+
+    # ---- decisions and failures --------------------------------------------------------------------
+
+    def _decision(self, plan: Plan, number: int, provider: str | None = None,
+                  model: str | None = None) -> RoutingDecision:
+        reasons = list(plan.reasons)
+        if number > 0:
+            reasons.append(f"answered at tier {number} ({TIER_NAMES[number]})")
         return RoutingDecision(
-            request_id=request_id, tier=number, tier_name=TIER_NAMES[number],
-            provider=provider, model=model, reasons=reasons, escalations=list(escalations),
+            request_id=plan.request_id, tier=number, tier_name=TIER_NAMES[number],
+            routing_score=None if plan.score is None else round(plan.score, 4), provider=provider, model=model,
+            command=(plan.command or plan.action).name if (plan.command or plan.action) else None,
+            classifier=plan.classifier,
+            classification=plan.classification.model_dump() if plan.classification else None,
+            reasons=reasons, escalations=list(plan.escalations),
         )
 
-    def _escalate_or_raise(
-        self, exc: BaseException, plan: list[int], position: int, escalations: list[Escalation], elapsed: float
-    ) -> None:
-        number = plan[position]
-        if isinstance(exc, asyncio.TimeoutError):
-            reason = f"timed out after {self.tiers[number].timeout_s:g}s"
-        elif isinstance(exc, _ESCALATABLE):
-            reason = f"{getattr(exc, 'code', 'error')}: {getattr(exc, 'message', str(exc))}"
+    def _escalate_or_raise(self, plan: Plan, number: int, exc: BaseException) -> None:
+        if isinstance(exc, _ESCALATABLE):
+            reason = f"{exc.code}: {exc.message}"
         elif isinstance(exc, RouterError):
             raise exc  # the caller's own fault (budget, bad request): another tier will not fix it
-        else:
-            log.exception("tier %s failed unexpectedly after %.3fs", number, elapsed, exc_info=exc)
+        elif isinstance(exc, Exception):
+            log.exception("tier %s failed unexpectedly", number, exc_info=exc)
             reason = f"internal error: {type(exc).__name__}"
-        next_tier = plan[position + 1] if position + 1 < len(plan) else None
-        escalations.append(Escalation(from_tier=number, to_tier=next_tier, reason=f"tier {number}: {reason}"))
+        else:
+            raise exc
+        later = [n for n in self._tiers_from(plan) if n > number]
+        plan.escalations.append(Escalation(from_tier=number, to_tier=later[0] if later else None,
+                                           reason=f"tier {number}: {reason}"))
 
-    def _failure(self, plan: list[int], escalations: list[Escalation]) -> RoutingFailure:
-        if not plan:
+    def _failure(self, plan: Plan) -> RoutingFailure:
+        tried = self._tiers_from(plan)
+        if not tried:
             return RoutingFailure("no model tier is configured for this request", details={"tried": []})
-        tried = "; ".join(e.reason for e in escalations)
+        reasons = "; ".join(e.reason for e in plan.escalations)
         return RoutingFailure(
-            f"no tier could answer the request. Tried {', '.join(f'tier {n} ({TIER_NAMES[n]})' for n in plan)}: "
-            f"{tried}. Configure a reachable endpoint for one of them (tiers.micro.base_url, tiers.light.base_url, "
+            f"no tier could answer the request. Tried {', '.join(f'tier {n} ({TIER_NAMES[n]})' for n in tried)}: "
+            f"{reasons}. Configure a reachable endpoint for one of them (tiers.micro.base_url, tiers.light.base_url, "
             f"or a provider under frontier.providers) and check GET /healthz.",
-            details={"tried": [e.model_dump() for e in escalations]},
+            details={"tried": [e.model_dump() for e in plan.escalations]},
         )
+
+
+def _as_stream(completion: Completion) -> StreamingCompletion:
+    first = StreamDelta(text=completion.text, usage=completion.usage, finish_reason=completion.finish_reason,
+                        model=completion.model, provider=completion.decision.provider)
+    return StreamingCompletion(completion.decision, first, _empty())
+
+
+async def _empty() -> AsyncIterator[StreamDelta]:
+    return
+    yield  # pragma: no cover - makes this an async generator
 
 
 async def _close(iterator: AsyncIterator[Any]) -> None:
@@ -241,3 +320,4 @@ async def _close(iterator: AsyncIterator[Any]) -> None:
             await aclose()
         except Exception:  # noqa: BLE001 - closing a failed stream must not mask its error
             pass
+

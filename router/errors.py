@@ -18,7 +18,9 @@ precise ``message`` and a machine-readable ``code``. The ingress turns any of th
     |   +-- UpstreamTimeout       504 timeout_error
     |   +-- UpstreamRejected      400 invalid_request_error (the upstream refused our request)
     |   +-- ContextTooLong        400 invalid_request_error
+    |   +-- InvalidClassification 502 (the micro model's JSON was unusable)
     +-- TierUnavailable           503 service_unavailable (a tier cannot serve now, and why)
+    |   +-- TierSaturated         503 (no free slot in the tier within its queue wait)
     +-- RoutingFailure            503 service_unavailable (every tier tried failed; the chain)
 
 Errors cross Ray process boundaries (a replica raises, the ingress catches), so every
@@ -156,10 +158,22 @@ class ContextTooLong(UpstreamError):
     default_code = "context_length_exceeded"
 
 
+class InvalidClassification(UpstreamError):
+    """The micro model's classification could not be mended into a valid one."""
+
+    default_code = "invalid_classification"
+
+
 class TierUnavailable(RouterError):
     status_code = 503
     error_type = "service_unavailable"
     default_code = "tier_unavailable"
+
+
+class TierSaturated(TierUnavailable):
+    """No free slot in the tier within its queue wait."""
+
+    default_code = "tier_saturated"
 
 
 class RoutingFailure(RouterError):

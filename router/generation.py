@@ -3,7 +3,7 @@
 These cross deployment-handle boundaries, so they hold only picklable, JSON-able data.
 """
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,6 +21,9 @@ class GenerationRequest(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0, description="None: the tier's own limit")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="None: the tier's own default")
     stop: list[str] = Field(default_factory=list)
+    json_schema: dict[str, Any] | None = Field(
+        default=None, description="constrain the output to this JSON schema where the engine supports it"
+    )
 
 
 class Usage(BaseModel):

@@ -1,7 +1,7 @@
 """A real HTTP server on loopback that speaks OpenAI chat completions (JSON and SSE).
 
 It answers with a deterministic echo of the last user message, so a test can tell which upstream
-answered what. Behaviour is switched per server with ``FakeUpstream.mode``:
+answered what, followed by a good self-assessment block when the system prompt asks for one. Behaviour is switched per server with ``FakeUpstream.mode``:
 ``ok`` | ``think`` (a DeepSeek-R1 style ``<think>`` block first) | ``status:<code>`` (an error
 status with an OpenAI error body; 429 adds ``Retry-After: 2``) | ``slow:<seconds>`` | ``malformed``.
 ``tests/unit/test_fake_upstream.py`` checks it against the official ``openai`` client.
@@ -87,6 +87,9 @@ class FakeUpstream:
         if mode == "malformed":
             return Response("this is not json", media_type="application/json")
         text = answer_for(body["messages"], self.name)
+        if any(m["role"] == "system" and "<assessment>" in m["content"] for m in body["messages"]):
+            # Follow the router's self-assessment instruction, as a compliant model does.
+            text += '\n<assessment>{"quality": 0.9, "reasoning_depth": 1, "escalate": false}</assessment>'
         full = f"<think>pondering {len(text)} chars</think>{text}" if mode == "think" else text
         prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
         completion_tokens = len(full.split())

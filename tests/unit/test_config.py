@@ -59,7 +59,9 @@ def test_a_misspelt_key_is_refused_and_the_allowed_keys_are_listed():
     document["thresholds"] = {"confidance": 0.8}
     with pytest.raises(ConfigInvalid) as caught:
         parse_config(document)
-    assert "thresholds.confidance: unknown field; allowed fields: complexity, confidence, quality" in caught.value.message
+    message = caught.value.message
+    assert "thresholds.confidance: unknown field; allowed fields: complexity, confidence," in message
+    assert "(got 0.8)" in message
 
 
 def test_duplicate_provider_names_are_refused():

@@ -1,0 +1,143 @@
+"""Deciding where a request starts: screening, Tier 0, hints, classification, score, tier.
+
+No answer is generated here. With ``classifier.kind: micro`` the Tier 1 model is asked for a
+classification (up to ``max_attempts`` times; invalid output twice starts the request at Tier 2);
+otherwise, or when the micro model cannot be reached, the fast learned classifier decides.
+"""
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from router.api import ChatCompletionRequest, Escalation, RouterHints
+from router.classification import Classification, Classifier
+from router.commands import CommandExecutor, CommandMatch
+from router.config import RouterConfig
+from router.errors import InvalidClassification, PromptRejected, RateLimited, TierUnavailable, UpstreamError
+from router.generation import Generation, GenerationRequest
+from router.hints import merge_hints, signal_boost
+from router.micro_router import classification_request, parse_classification
+from router.policy import Bounds, clamp, starting_tier, tier_bounds
+from router.safety import screen
+from router.scoring import routing_score
+
+TierCall = Callable[[int, GenerationRequest], Awaitable[Generation]]
+
+_DOCUMENT_MARKER = re.compile(r"(?im)^\s*(?:#+\s*)?(?:document|doc|source|article|passage|report)\s*[#\[(]?\s*\d+")
+_SYNTHESIS_CUE = re.compile(r"(?i)\b(compare|contrast|synthesi[sz]e|reconcile|combine|across (?:these|the|all))\b")
+
+
+def is_multi_document_synthesis(text: str) -> bool:
+    """Two or more numbered documents and a request to bring them together."""
+    return len(_DOCUMENT_MARKER.findall(text)) >= 2 and _SYNTHESIS_CUE.search(text) is not None
+
+
+def estimate_tokens(request: ChatCompletionRequest) -> int:
+    # About four characters a token for English; the ingress has no tokenizer and needs no more precision.
+    return sum(len(m.text()) for m in request.messages) // 4 + 4 * len(request.messages)
+
+
+@dataclass
+class Plan:
+    request_id: str
+    start: int
+    high: int
+    hints: RouterHints
+    score: float | None = None
+    classifier: str | None = None
+    classification: Classification | None = None
+    command: CommandMatch | None = None
+    action: CommandMatch | None = None
+    reasons: list[str] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
+    prompt_tokens: int = 0
+    multi_document: bool = False
+    escalated_light: Generation | None = None  # Tier 2's answer when it asked for Tier 3
+
+
+class Planner:
+    def __init__(self, config: RouterConfig, commands: CommandExecutor, learned: Classifier | None,
+                 call_tier: TierCall, available_tiers: set[int]) -> None:
+        self.config = config
+        self.commands = commands
+        self.learned = learned
+        self.call_tier = call_tier
+        self.available_tiers = available_tiers
+
+    async def plan(self, request: ChatCompletionRequest, request_id: str, headers: Mapping[str, str],
+                   *, use_models: bool = True) -> Plan:
+        user_texts = [m.text() for m in request.messages if m.role == "user"]
+        screen(user_texts, max_input_chars=self.config.limits.max_input_chars)
+        text = request.last_user_text()
+        hints = merge_hints(request.router, headers)
+        match = self.commands.match(text)
+        if match is not None:
+            return Plan(request_id, 0, 0, hints, command=match, reasons=[f"matched command /{match.name}"])
+
+        bounds = tier_bounds(request, hints, self.config)
+        plan = Plan(request_id, bounds.low, bounds.high, hints, reasons=list(bounds.reasons),
+                    prompt_tokens=estimate_tokens(request), multi_document=is_multi_document_synthesis(text))
+        classification = await self._classify(plan, text, bounds, use_models)
+        if classification is None:
+            plan.reasons.append(f"no classifier available: starting at the lowest allowed tier {bounds.low}")
+            return plan
+        if classification.safety_flag:
+            raise PromptRejected(f"the request was refused by the safety screen: "
+                                 f"{classification.safety_reason or 'flagged by the micro model'}")
+        plan.classification = classification
+        plan.score = routing_score(classification, self.config.weights, signal_boost(hints, self.config.signal_weights))
+        if plan.start > 1:  # invalid micro output already moved the request up
+            return plan
+        if bounds.preferred is not None:
+            wanted, why = bounds.preferred, f"tier {bounds.preferred}: preferred by the caller"
+        else:
+            wanted, why = starting_tier(classification, plan.score, self.config)
+        plan.start = clamp(wanted, bounds)
+        plan.reasons.append(why if plan.start == wanted else f"{why}, bounded to tier {plan.start}")
+        if plan.start == 1 and classification.action and classification.action in self.commands.registry.names:
+            arguments = self.commands.registry.argument_names(classification.action)
+            plan.action = CommandMatch(classification.action, _action_args(classification, arguments))
+        return plan
+
+    async def _classify(self, plan: Plan, text: str, bounds: Bounds, use_models: bool) -> Classification | None:
+        learned = self.learned.classify(text) if self.learned is not None else None
+        settings = self.config.classifier
+        wants_micro = settings.kind == "micro" and use_models and bounds.low == 1 and 1 in self.available_tiers
+        if not wants_micro:
+            if learned is not None:
+                plan.classifier = "learned"
+            return learned
+        if settings.prescreen and learned is not None and learned.confidence >= self.config.thresholds.confidence \
+                and learned.recommended_tier in (1, 3):
+            plan.classifier = "learned"
+            plan.reasons.append("the learned classifier was confident: the micro model was not asked")
+            return learned
+        problems: list[str] = []
+        for _ in range(settings.max_attempts):
+            request = classification_request(plan.request_id, text, self.commands.registry.names,
+                                             self.config.tiers.micro.max_tokens)
+            try:
+                answer = await self.call_tier(1, request)
+                classification = parse_classification(answer.text)
+            except InvalidClassification as exc:
+                problems.append(exc.message)
+                continue
+            except (TierUnavailable, UpstreamError, RateLimited) as exc:
+                plan.reasons.append(f"micro classifier unavailable ({exc.code}); the learned classifier decided")
+                plan.classifier = "learned" if learned is not None else None
+                return learned
+            plan.classifier = "micro"
+            return classification
+        plan.start = max(2, bounds.low)
+        plan.escalations.append(Escalation(
+            from_tier=1, to_tier=plan.start,
+            reason=f"tier 1: {len(problems)} invalid classifications ({problems[-1]})"))
+        plan.classifier = "learned" if learned is not None else None
+        return learned
+
+
+def _action_args(classification: Classification, arguments: list[str]) -> dict[str, str]:
+    """The classifier names one target; it fills the command's only argument, or ``target``."""
+    if not classification.target:
+        return {}
+    return {arguments[0] if len(arguments) == 1 else "target": classification.target}

@@ -1,0 +1,34 @@
+"""Input screening before any model call: length and prompt-injection patterns.
+
+Refusals are ``PromptRejected`` (400, code ``prompt_rejected``) with the reason; the patterns are
+deliberately narrow (phrases that try to replace the system's instructions), so ordinary text that
+mentions "system" or "instructions" passes.
+"""
+
+import re
+
+from router.errors import PromptRejected
+
+_INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("asks to ignore earlier instructions", re.compile(
+        r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the system)\b"
+        r"[^.\n]{0,20}\b(instructions?|prompts?|rules|directions|guidelines)\b", re.IGNORECASE)),
+    ("tries to assign the model a new identity", re.compile(r"\byou are now\b", re.IGNORECASE)),
+    ("starts with a system: prefix", re.compile(r"^\s*system\s*:", re.IGNORECASE | re.MULTILINE)),
+    ("contains system-prompt tags", re.compile(
+        r"<\|?\s*/?\s*(system|im_start|im_end)\s*\|?>|\[/?(system|INST)\]|<<\s*/?SYS\s*>>", re.IGNORECASE)),
+)
+
+
+def screen(user_texts: list[str], *, max_input_chars: int) -> None:
+    """Raise ``PromptRejected`` when the caller's text is too long or looks like an injection."""
+    total = sum(len(text) for text in user_texts)
+    if total > max_input_chars:
+        raise PromptRejected(
+            f"the input is {total} characters; the limit is {max_input_chars} (limits.max_input_chars)",
+            code="prompt_rejected", param="messages",
+        )
+    for text in user_texts:
+        for reason, pattern in _INJECTION_PATTERNS:
+            if pattern.search(text):
+                raise PromptRejected(f"the input was refused: it {reason}", code="prompt_rejected", param="messages")
