@@ -132,6 +132,32 @@ def _wait_running(serve: Any, names: list[str]) -> bool:
     return False
 
 
+def cmd_route(args: argparse.Namespace) -> int:
+    from router.classification import load_classifier
+    from router.config import RouterConfig, load_config
+    from router.errors import RouterError
+    from router.offline import offline_dispatcher, route_file
+
+    try:
+        config = load_config(args.config) if args.config else RouterConfig()
+    except RouterError as exc:
+        print(f"tiered-router: {exc.message}", file=sys.stderr)
+        return 2
+    source = Path(args.input)
+    if not source.is_file():
+        print(f"tiered-router: no such input file: {source}", file=sys.stderr)
+        return 2
+    classifier = load_classifier("learned")
+    if classifier is None:
+        print("tiered-router: no learned classifier is installed; every prompt starts at its lowest tier",
+              file=sys.stderr)
+    dispatcher = offline_dispatcher(config, classifier)
+    with open(args.output, "w") as target:
+        routed, refused = route_file(dispatcher, source, target, progress=not args.quiet)
+    print(f"tiered-router: routed {routed} prompts, refused {refused}; decisions in {args.output}", file=sys.stderr)
+    return 1 if refused else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tiered-router", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--address", default=None, help="an existing Ray cluster to join (default: start one)")
     serve_p.add_argument("--verbose", action="store_true", help="show Ray's worker logs")
     serve_p.set_defaults(func=cmd_serve)
+    route_p = sub.add_parser("route", help="routing decisions for a JSONL file of prompts, offline")
+    route_p.add_argument("--input", required=True, help='JSONL: {"id", "messages"} or {"id", "prompt"} per line')
+    route_p.add_argument("--output", required=True, help='JSONL: {"id", "tier", "routing_score", "provider", "reasons"}')
+    route_p.add_argument("--config", help="a router config YAML (default: the schema's defaults)")
+    route_p.add_argument("--quiet", action="store_true", help="no progress bar")
+    route_p.set_defaults(func=cmd_route)
     return parser
 
 
