@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from ray.exceptions import RayActorError, RayTaskError
+from ray.serve.exceptions import RequestCancelledError
 from ray.serve.handle import DeploymentHandle
 
 from router.config import CallAction
@@ -34,6 +35,9 @@ def _translate(exc: BaseException, what: str) -> BaseException:
 async def call(awaitable: Awaitable[T], what: str) -> T:
     try:
         return await awaitable
+    except RequestCancelledError:
+        # Serve reports our own cancellation (a timeout in wait_for) this way; give asyncio its own signal back.
+        raise asyncio.CancelledError from None
     except (RayTaskError, RayActorError) as exc:
         raise _translate(exc, what) from None
 
@@ -42,6 +46,8 @@ async def stream(generator: Any, what: str) -> AsyncIterator[Any]:
     try:
         async for item in generator:
             yield item
+    except RequestCancelledError:
+        raise asyncio.CancelledError from None
     except (RayTaskError, RayActorError) as exc:
         raise _translate(exc, what) from None
 
