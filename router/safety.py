@@ -9,13 +9,15 @@ import re
 
 from router.errors import PromptRejected
 
-_INJECTION_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("asks to ignore earlier instructions", re.compile(
+# (reason, cheap substrings one of which must be present, the pattern). The substring check on the
+# lower-cased text lets ordinary prompts skip the regexes, which dominated the decision's latency.
+_INJECTION_PATTERNS: tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...] = (
+    ("asks to ignore earlier instructions", ("ignore", "disregard", "forget", "override"), re.compile(
         r"\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the system)\b"
         r"[^.\n]{0,20}\b(instructions?|prompts?|rules|directions|guidelines)\b", re.IGNORECASE)),
-    ("tries to assign the model a new identity", re.compile(r"\byou are now\b", re.IGNORECASE)),
-    ("starts with a system: prefix", re.compile(r"^\s*system\s*:", re.IGNORECASE | re.MULTILINE)),
-    ("contains system-prompt tags", re.compile(
+    ("tries to assign the model a new identity", ("you are now",), re.compile(r"\byou are now\b", re.IGNORECASE)),
+    ("starts with a system: prefix", ("system",), re.compile(r"^\s*system\s*:", re.IGNORECASE | re.MULTILINE)),
+    ("contains system-prompt tags", ("system", "im_start", "im_end", "[inst", "[/inst", "sys>>"), re.compile(
         r"<\|?\s*/?\s*(system|im_start|im_end)\s*\|?>|\[/?(system|INST)\]|<<\s*/?SYS\s*>>", re.IGNORECASE)),
 )
 
@@ -29,6 +31,7 @@ def screen(user_texts: list[str], *, max_input_chars: int) -> None:
             code="prompt_rejected", param="messages",
         )
     for text in user_texts:
-        for reason, pattern in _INJECTION_PATTERNS:
-            if pattern.search(text):
+        lowered = text.lower()
+        for reason, needles, pattern in _INJECTION_PATTERNS:
+            if any(needle in lowered for needle in needles) and pattern.search(text):
                 raise PromptRejected(f"the input was refused: it {reason}", code="prompt_rejected", param="messages")
