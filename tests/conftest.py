@@ -23,16 +23,29 @@ def second_upstream() -> Iterator[FakeUpstream]:
 
 
 @pytest.fixture(scope="session")
-def ray_serve() -> Iterator[str]:
-    """Real Ray + Serve on loopback, started once; yields the HTTP base URL."""
+def ray_cluster():
+    """One simulated two-node Ray cluster for the whole session: a head (the workstation) and a
+    node carrying the ``dgx_spark`` resource (the DGX Spark), both processes on this machine."""
     os.environ.setdefault("RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD", "0")
     import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 4, "include_dashboard": False})
+    cluster.add_node(num_cpus=2, resources={"dgx_spark": 1})
+    cluster.wait_for_nodes()
+    ray.init(address=cluster.address, namespace="serve", log_to_driver=False, configure_logging=False)
+    yield cluster
+    ray.shutdown()
+    cluster.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ray_serve(ray_cluster) -> Iterator[str]:
+    """Real Serve on loopback, started once; yields the HTTP base URL."""
     from ray import serve
 
-    ray.init(num_cpus=4, include_dashboard=False, namespace="serve", log_to_driver=False,
-             configure_logging=False)
     port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    # One proxy, on the head: every node here shares the loopback address and port.
+    serve.start(http_options={"host": "127.0.0.1", "port": port}, proxy_location="HeadOnly")
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
-    ray.shutdown()
