@@ -27,6 +27,10 @@ class AppArgs(BaseModel):
     router_config: dict[str, Any] | None = Field(default=None, description="the router config, inline")
     router_config_path: str | None = Field(default=None, description="or a YAML file holding it")
     replica_cpus: float | None = Field(default=None, ge=0, description="CPUs per replica; tests use 0")
+    deployment_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per-deployment .options() overrides by name (autoscaling_config, max_ongoing_requests, ...)",
+    )
 
 
 def _router_config(args: AppArgs) -> tuple[RouterConfig, dict[str, Any]]:
@@ -44,15 +48,20 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     config, user_config = _router_config(parsed)
     actor = {} if parsed.replica_cpus is None else {"ray_actor_options": {"num_cpus": parsed.replica_cpus}}
 
+
+    def options(name: str, max_ongoing_requests: int) -> dict[str, Any]:
+        # A caller queues at most one replica's worth of requests; past that Serve raises
+        # BackPressureError and the dispatcher escalates instead of waiting without bound.
+        chosen: dict[str, Any] = {"user_config": user_config, "max_ongoing_requests": max_ongoing_requests,
+                                  "max_queued_requests": max_ongoing_requests, **actor}
+        chosen.update(parsed.deployment_options.get(name, {}))
+        return chosen
+
     micro = serve.deployment(ModelTierServer, name="micro").options(
-        user_config=user_config, max_ongoing_requests=config.tiers.micro.concurrency, **actor
-    ).bind("micro", user_config)
+        **options("micro", config.tiers.micro.concurrency)).bind("micro", user_config)
     light = serve.deployment(ModelTierServer, name="light").options(
-        user_config=user_config, max_ongoing_requests=config.tiers.light.concurrency, **actor
-    ).bind("light", user_config)
+        **options("light", config.tiers.light.concurrency)).bind("light", user_config)
     frontier = serve.deployment(FrontierPoolServer, name="frontier").options(
-        user_config=user_config, max_ongoing_requests=config.tiers.frontier.concurrency, **actor
-    ).bind(user_config)
+        **options("frontier", config.tiers.frontier.concurrency)).bind(user_config)
     return serve.deployment(RouterIngress, name=INGRESS_NAME).options(
-        user_config=user_config, max_ongoing_requests=64, **actor
-    ).bind(micro, light, frontier, user_config)
+        **options(INGRESS_NAME, 64)).bind(micro, light, frontier, user_config)

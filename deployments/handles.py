@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import Any, TypeVar
 
 from ray.exceptions import RayActorError, RayTaskError
-from ray.serve.exceptions import RequestCancelledError
+from ray.serve.exceptions import BackPressureError, RequestCancelledError
 from ray.serve.handle import DeploymentHandle
 
 from router.config import CallAction
 from router.dispatcher import TierEndpoint, TierStatus
-from router.errors import RouterError, TierUnavailable, UpstreamError, UpstreamTimeout
+from router.errors import RouterError, TierSaturated, TierUnavailable, UpstreamError, UpstreamTimeout
 from router.generation import Generation, GenerationRequest, StreamDelta
 
 T = TypeVar("T")
@@ -29,6 +29,8 @@ def _translate(exc: BaseException, what: str) -> BaseException:
         return UpstreamError(f"{what} failed: {type(cause or exc).__name__}")
     if isinstance(exc, RayActorError):
         return TierUnavailable(f"{what}: its replica died", code="replica_unavailable")
+    if isinstance(exc, BackPressureError):
+        return TierSaturated(f"{what} is saturated: every replica is busy and this caller's queue is full")
     return exc
 
 
@@ -38,7 +40,7 @@ async def call(awaitable: Awaitable[T], what: str) -> T:
     except RequestCancelledError:
         # Serve reports our own cancellation (a timeout in wait_for) this way; give asyncio its own signal back.
         raise asyncio.CancelledError from None
-    except (RayTaskError, RayActorError) as exc:
+    except (RayTaskError, RayActorError, BackPressureError) as exc:
         raise _translate(exc, what) from None
 
 
@@ -48,7 +50,7 @@ async def stream(generator: Any, what: str) -> AsyncIterator[Any]:
             yield item
     except RequestCancelledError:
         raise asyncio.CancelledError from None
-    except (RayTaskError, RayActorError) as exc:
+    except (RayTaskError, RayActorError, BackPressureError) as exc:
         raise _translate(exc, what) from None
 
 

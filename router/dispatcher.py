@@ -74,12 +74,16 @@ class StreamingCompletion:
 
 class Dispatcher:
     def __init__(self, config: RouterConfig, commands: CommandExecutor, tiers: dict[int, TierEndpoint],
-                 classifier: Classifier | None = None) -> None:
+                 classifier: Classifier | None = None, *, local_admission: bool = True) -> None:
+        """``local_admission``: limit each tier's concurrency in this process. Under Serve the ingress
+        turns it off: replicas bound their own concurrency (``max_ongoing_requests``), callers' queues are
+        bounded by ``max_queued_requests``, and autoscaling adds capacity this process cannot see."""
         self.config = config
         self.commands = commands
         self.tiers = tiers
         settings = {1: config.tiers.micro, 2: config.tiers.light, 3: config.tiers.frontier}
-        self.gates = {n: TierGate(n, settings[n].concurrency, settings[n].queue_wait_s) for n in tiers}
+        self.gates = {n: TierGate(n, settings[n].concurrency if local_admission else 1_000_000,
+                                  settings[n].queue_wait_s) for n in tiers}
         self.planner = Planner(config, commands, classifier, self._call, set(tiers))
 
     # ---- public operations ------------------------------------------------------------------------
