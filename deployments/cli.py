@@ -3,6 +3,7 @@
 ``tiered-router serve [--config FILE] [--port N] [--host H]`` starts a local Ray (or joins
 ``--address``), deploys ``serve_config.yaml`` when the cluster has a GPU and
 ``serve_config.local.yaml`` when it has none, prints the base URL, and shuts down on Ctrl-C.
+``tiered-router workspace ...`` administers workspaces, keys and budgets (router/workspace_cli.py).
 """
 
 import argparse
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from router.workspace_cli import add_workspace_commands
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONFIG = "serve_config.yaml"
@@ -142,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--address", default=None, help="an existing Ray cluster to join (default: start one)")
     serve_p.add_argument("--verbose", action="store_true", help="show Ray's worker logs")
     serve_p.set_defaults(func=cmd_serve)
+    add_workspace_commands(sub)
     return parser
 
 

@@ -67,6 +67,13 @@ def load_cipher(environ: Mapping[str, str] | None = None) -> MultiFernet:
                             code="master_key_invalid") from None
 
 
+def providers_with_keys(db: Database, workspace_id: str) -> list[str]:
+    """The providers a workspace has its own key for (names only; needs no master key)."""
+    with db.read() as conn:
+        return list(conn.scalars(select(provider_keys.c.provider).where(
+            provider_keys.c.workspace_id == workspace_id).order_by(provider_keys.c.provider)))
+
+
 @dataclass(frozen=True, repr=False)
 class ProviderCredential:
     """The key to use for one call to one provider on behalf of one workspace."""
@@ -114,9 +121,7 @@ class ProviderKeyStore:
                 provider_keys.c.workspace_id == workspace_id, provider_keys.c.provider == provider)).rowcount > 0
 
     def providers_with_keys(self, workspace_id: str) -> list[str]:
-        with self.db.read() as conn:
-            return list(conn.scalars(select(provider_keys.c.provider).where(
-                provider_keys.c.workspace_id == workspace_id).order_by(provider_keys.c.provider)))
+        return providers_with_keys(self.db, workspace_id)
 
     def credential(self, workspace: Workspace, provider: ProviderConfig) -> ProviderCredential:
         """The workspace's own key for the provider; else the server's, if the workspace allows it.

@@ -61,6 +61,15 @@ class WorkspaceSettings(BaseModel):
         return self
 
 
+def parse_settings(data: Mapping[str, Any]) -> WorkspaceSettings:
+    """Validated settings, or ``InvalidRequest`` naming each bad field."""
+    try:
+        return WorkspaceSettings.model_validate(dict(data))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise InvalidRequest(f"invalid workspace settings: {problems}", code="invalid_settings") from None
+
+
 class Workspace(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -156,12 +165,7 @@ class WorkspaceStore:
             row = conn.execute(select(workspaces).where(or_(workspaces.c.id == ref, workspaces.c.name == ref))).first()
             if row is None:
                 raise NotFound(f"no workspace {ref!r}", code="workspace_not_found")
-            current = json.loads(row.settings)
-            try:
-                settings = WorkspaceSettings.model_validate({**current, **changes})
-            except ValidationError as exc:
-                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-                raise InvalidRequest(f"invalid workspace settings: {problems}", code="invalid_settings") from None
+            settings = parse_settings({**json.loads(row.settings), **changes})
             conn.execute(update(workspaces).where(workspaces.c.id == row.id).values(
                 settings=settings.model_dump_json(), updated_at=self._clock().timestamp()))
             row = conn.execute(select(workspaces).where(workspaces.c.id == row.id)).one()
