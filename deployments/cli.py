@@ -3,6 +3,7 @@
 ``tiered-router serve [--config FILE] [--port N] [--host H]`` starts a local Ray (or joins
 ``--address``), deploys ``serve_config.yaml`` when the cluster has a GPU and
 ``serve_config.local.yaml`` when it has none, prints the base URL, and shuts down on Ctrl-C.
+``tiered-router workspace ...`` administers workspaces, keys and budgets (router/workspace_cli.py).
 """
 
 import argparse
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from router.workspace_cli import add_workspace_commands
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONFIG = "serve_config.yaml"
@@ -174,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     route_p.add_argument("--config", help="a router config YAML (default: the schema's defaults)")
     route_p.add_argument("--quiet", action="store_true", help="no progress bar")
     route_p.set_defaults(func=cmd_route)
+    add_workspace_commands(sub)
     return parser
 
 

@@ -90,6 +90,12 @@ class TiersConfig(_Strict):
     frontier: TierSettings = Field(default_factory=_frontier_default)
 
 
+class Capability(str, Enum):
+    json_mode = "json_mode"
+    tools = "tools"
+    vision = "vision"
+
+
 class ProviderConfig(_Strict):
     """One member of the Tier 3 frontier pool."""
 
@@ -98,16 +104,37 @@ class ProviderConfig(_Strict):
     model: str = Field(min_length=1)
     base_url: str | None = None
     api_key_env: str | None = None
-    cost_per_1k_input: float = Field(ge=0.0, description="USD per 1,000 prompt tokens")
-    cost_per_1k_output: float = Field(ge=0.0, description="USD per 1,000 completion tokens")
+    cost_per_1k_input: float | None = Field(
+        default=None, ge=0.0,
+        description="USD per 1,000 prompt tokens; overrides genai-prices. Unset: genai-prices, or the "
+                    "amortised local price for providers tagged local/dgx",
+    )
+    cost_per_1k_output: float | None = Field(default=None, ge=0.0, description="USD per 1,000 completion tokens")
+    cost_per_1k_cache_read: float | None = Field(
+        default=None, ge=0.0, description="with the overrides: USD per 1,000 cached prompt tokens (default: input)"
+    )
+    cost_per_1k_cache_write: float | None = Field(
+        default=None, ge=0.0, description="with the overrides: USD per 1,000 prompt tokens written to a cache"
+    )
     quality: Probability = Field(description="relative answer quality, 0-1")
     max_context: int = Field(gt=0)
     tags: list[str] = Field(default_factory=list, description="e.g. local, dgx, cloud")
+    capabilities: list[Capability] = Field(
+        default_factory=list, description="what the model supports beyond plain chat: json_mode, tools, vision"
+    )
+    daily_cap: int | None = Field(default=None, ge=0, description="calls to this provider per UTC day; unset: none")
 
     @model_validator(mode="after")
     def _endpoint_for_http(self) -> "ProviderConfig":
         if self.engine == EngineKind.openai_compatible and not self.base_url:
             raise ValueError(f"provider {self.name!r}: engine openai_compatible needs base_url")
+        return self
+
+    @model_validator(mode="after")
+    def _overrides_in_pairs(self) -> "ProviderConfig":
+        # Half a price would silently bill the other half at genai-prices' rate or at nothing.
+        if (self.cost_per_1k_input is None) != (self.cost_per_1k_output is None):
+            raise ValueError(f"provider {self.name!r}: set both cost_per_1k_input and cost_per_1k_output, or neither")
         return self
 
 
@@ -120,6 +147,12 @@ class ProviderStrategy(str, Enum):
 class FrontierConfig(_Strict):
     strategy: ProviderStrategy = ProviderStrategy.prefer_local
     daily_cap: int = Field(default=100, ge=0, description="frontier calls per UTC day, all providers together")
+    local_cost_per_1k_tokens: float = Field(
+        default=0.0, ge=0.0,
+        description="amortised USD per 1,000 tokens (prompt or completion) on providers tagged local/dgx "
+                    "without their own cost_per_1k_* (hardware and power over its life)",
+    )
+    cooldown_s: float = Field(default=30.0, ge=0.0, description="rest after a 429 that gives no Retry-After")
     providers: list[ProviderConfig] = Field(default_factory=list)
 
     @field_validator("providers")

@@ -49,3 +49,18 @@ def ray_serve(ray_cluster) -> Iterator[str]:
     serve.start(http_options={"host": "127.0.0.1", "port": port}, proxy_location="HeadOnly")
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    """A fresh SQLite file for the ledger (workspaces, keys, budgets, caps); not yet migrated."""
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture
+def db(db_url):
+    from router.storage import Database
+
+    database = Database(db_url)
+    yield database
+    database.close()

@@ -1,0 +1,68 @@
+"""A second process for the cross-process ledger tests: ``python -m tests.unit.ledger_worker JOB URL ...``.
+
+It prints one JSON line describing what it saw; the test adds up both processes' lines.
+"""
+
+import json
+import sys
+import threading
+from decimal import Decimal
+
+
+def caps(url: str, attempts: int) -> dict[str, int]:
+    from router.caps import DailyCaps
+    from router.storage import Database
+
+    caps = DailyCaps(Database(url))
+    seen = {"a": 0, "b": 0, "lower_tier": 0}
+    for _ in range(attempts):
+        decision = caps.take("a", aggregate_cap=12, provider_cap=7)
+        if not decision.allowed and decision.fallback == "next_provider":
+            decision = caps.take("b", aggregate_cap=12, provider_cap=None)
+        if decision.allowed:
+            seen[decision.provider] += 1
+        else:
+            assert decision.fallback == "lower_tier", decision
+            seen["lower_tier"] += 1
+    return seen
+
+
+def budget(url: str, workspace_id: str, threads: int) -> dict[str, int]:
+    from router.budgets import BudgetLedger
+    from router.errors import BudgetExceeded
+    from router.storage import Database
+    from router.workspaces import WorkspaceStore
+
+    db = Database(url)
+    workspace = WorkspaceStore(db).get(workspace_id)
+    ledger = BudgetLedger(db)
+    seen = {"ok": 0, "refused_402": 0, "other": 0}
+    lock, start = threading.Lock(), threading.Barrier(threads)
+
+    def one(i: int) -> None:
+        start.wait()
+        try:
+            held = ledger.reserve(workspace, f"req-{i}", "p", Decimal("0.10"))
+            ledger.settle(held.id, Decimal("0.10"))
+            outcome = "ok"
+        except BudgetExceeded as exc:
+            outcome = "refused_402" if exc.status_code == 402 and exc.code == "budget_exceeded" else "other"
+        except Exception:  # noqa: BLE001 - counted and asserted zero by the test
+            outcome = "other"
+        with lock:
+            seen[outcome] += 1
+
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return seen
+
+
+if __name__ == "__main__":
+    job, url, *rest = sys.argv[1:]
+    if job == "caps":
+        print(json.dumps(caps(url, int(rest[0]))))
+    else:
+        print(json.dumps(budget(url, rest[0], int(rest[1]))))

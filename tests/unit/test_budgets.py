@@ -1,0 +1,164 @@
+"""Budgets: reserve, settle, release, atomically; 50 concurrent requests never overspend a budget for 10."""
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from router.budgets import BudgetLedger, request_cap_error, within_request_cap
+from router.errors import BudgetExceeded
+from router.pricing import PriceBook
+from router.config import FrontierConfig
+from router.workspaces import WorkspaceSettings, WorkspaceStore
+
+REPO = Path(__file__).resolve().parents[2]
+TEN_CENTS = Decimal("0.10")
+
+
+@pytest.fixture
+def workspace(db):
+    return WorkspaceStore(db).create("acme", WorkspaceSettings(monthly_budget_usd=Decimal("1.00"))).workspace
+
+
+def test_reserve_then_settle_charges_the_real_cost(db, workspace):
+    ledger = BudgetLedger(db)
+    held = ledger.reserve(workspace, "r1", "gpt", Decimal("0.30"))
+    assert ledger.spend(workspace).reserved_usd == Decimal("0.3")
+    assert ledger.settle(held.id, Decimal("0.0123"))
+    assert not ledger.settle(held.id, Decimal("0.0123"))  # settling twice charges once
+    spend = ledger.spend(workspace)
+    assert (spend.spent_usd, spend.reserved_usd, spend.settled_requests) == (Decimal("0.0123"), 0, 1)
+    assert spend.remaining_usd == Decimal("0.9877")
+
+
+def test_a_failed_call_releases_its_hold_and_is_recorded(db, workspace):
+    ledger = BudgetLedger(db)
+    held = ledger.reserve(workspace, "r1", "gpt", Decimal("0.90"))
+    assert ledger.release(held.id, "upstream 502")
+    assert not ledger.settle(held.id, Decimal("0.90"))  # a late settle after release changes nothing
+    spend = ledger.spend(workspace)
+    assert (spend.spent_usd, spend.reserved_usd, spend.failed_requests) == (0, 0, 1)
+    ledger.reserve(workspace, "r2", "gpt", Decimal("1.00"))  # the whole budget is available again
+
+
+def test_over_the_monthly_budget_is_a_402_naming_the_limit(db, workspace):
+    ledger = BudgetLedger(db)
+    ledger.settle(ledger.reserve(workspace, "r1", "gpt", Decimal("0.95")).id, Decimal("0.95"))
+    with pytest.raises(BudgetExceeded) as caught:
+        ledger.reserve(workspace, "r2", "gpt", TEN_CENTS)
+    error = caught.value
+    assert (error.status_code, error.code) == (402, "budget_exceeded")
+    assert "monthly_budget_usd" in error.message and error.details["available_usd"] == "0.05"
+    assert ledger.spend(workspace).refused_requests == 1
+
+
+def test_over_the_per_request_cap_first_a_cheaper_provider_else_402(db):
+    settings = WorkspaceSettings(max_cost_per_request_usd=Decimal("0.01"))
+    workspace = WorkspaceStore(db).create("capped", settings).workspace
+    frontier = FrontierConfig(providers=[
+        {"name": "big", "engine": "openai", "model": "gpt-4o", "quality": 0.9, "max_context": 128000},
+        {"name": "small", "engine": "openai", "model": "gpt-4o-mini", "quality": 0.8, "max_context": 128000},
+    ])
+    book = PriceBook(frontier)
+    estimates = [book.estimate(p, prompt_tokens=4_000, max_completion_tokens=1_000) for p in ("big", "small")]
+    assert [e.provider for e in within_request_cap(settings, estimates)] == ["small"]  # the cheaper option
+    ledger = BudgetLedger(db)
+    with pytest.raises(BudgetExceeded) as caught:
+        ledger.reserve(workspace, "r1", "big", estimates[0].max_cost_usd)
+    assert "max_cost_per_request_usd" in caught.value.message and caught.value.status_code == 402
+    assert caught.value.details["limit"] == "max_cost_per_request_usd"
+    assert request_cap_error(settings, Decimal("0.05")).code == "budget_exceeded"
+    ledger.reserve(workspace, "r1", "small", estimates[1].max_cost_usd)
+
+
+def test_fifty_concurrent_threads_against_a_budget_that_fits_ten(db, workspace):
+    ledger = BudgetLedger(db)
+    outcomes: list[object] = []
+    start = threading.Barrier(50)
+
+    def request(i: int) -> None:
+        start.wait()
+        try:
+            held = ledger.reserve(workspace, f"r{i}", "gpt", TEN_CENTS)
+            ledger.settle(held.id, TEN_CENTS)
+            outcomes.append("ok")
+        except Exception as exc:  # noqa: BLE001 - every refusal is inspected below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    refused = [o for o in outcomes if o != "ok"]
+    assert outcomes.count("ok") == 10 and len(refused) == 40
+    assert all(isinstance(e, BudgetExceeded) and e.status_code == 402 for e in refused)
+    spend = ledger.spend(workspace)
+    assert spend.spent_usd == Decimal("1.00") and spend.reserved_usd == 0
+    assert spend.refused_requests == 40
+
+
+async def test_fifty_concurrent_asyncio_requests_never_overspend(db, workspace):
+    ledger = BudgetLedger(db)
+
+    async def request(i: int) -> str:
+        try:
+            held = await ledger.areserve(workspace, f"r{i}", "gpt", TEN_CENTS)
+        except BudgetExceeded as exc:
+            return f"refused {exc.status_code}"
+        await ledger.asettle(held.id, TEN_CENTS)
+        return "ok"
+
+    outcomes = await asyncio.gather(*(request(i) for i in range(50)))
+    assert outcomes.count("ok") == 10 and outcomes.count("refused 402") == 40
+    assert (await ledger.aspend(workspace)).spent_usd == Decimal("1.00")
+
+
+def test_two_processes_with_25_threads_each_share_one_budget(db, db_url, workspace):
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.unit.ledger_worker", "budget", db_url, workspace.id,
+                                 "25"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    results = []
+    for w in workers:
+        out, err = w.communicate(timeout=180)
+        assert w.returncode == 0, err
+        results.append(json.loads(out))
+    assert sum(r["ok"] for r in results) == 10
+    assert sum(r["refused_402"] for r in results) == 40
+    assert sum(r["other"] for r in results) == 0
+    assert BudgetLedger(db).spend(workspace).spent_usd == Decimal("1.00")
+
+
+def test_the_budget_is_per_calendar_month_in_utc(db, workspace):
+    now = [datetime(2026, 1, 31, 23, 59, 59, tzinfo=UTC)]
+    ledger = BudgetLedger(db, clock=lambda: now[0])
+    held = ledger.reserve(workspace, "r1", "gpt", Decimal("1.00"))
+    with pytest.raises(BudgetExceeded):
+        ledger.reserve(workspace, "r2", "gpt", TEN_CENTS)
+    now[0] = datetime(2026, 2, 1, 0, 0, 0, tzinfo=UTC)
+    ledger.reserve(workspace, "r3", "gpt", TEN_CENTS)  # a new month, a new budget
+    ledger.settle(held.id, Decimal("0.40"))  # settles into January, where it was reserved
+    assert ledger.spend(workspace, "2026-01").spent_usd == Decimal("0.4")
+    assert ledger.spend(workspace).reserved_usd == Decimal("0.1")
+
+
+def test_holds_abandoned_by_a_dead_process_can_be_released(db, workspace):
+    ledger = BudgetLedger(db)
+    ledger.reserve(workspace, "r1", "gpt", Decimal("0.50"))
+    assert ledger.release_stale(older_than_s=3600) == 0
+    assert ledger.release_stale(older_than_s=-1) == 1
+    assert ledger.spend(workspace).reserved_usd == 0
+
+
+def test_without_a_monthly_budget_spend_is_still_tracked(db):
+    workspace = WorkspaceStore(db).create("free").workspace
+    ledger = BudgetLedger(db)
+    ledger.settle(ledger.reserve(workspace, "r1", "spark", Decimal("5")).id, Decimal("4.5"))
+    spend = ledger.spend(workspace)
+    assert (spend.spent_usd, spend.budget_usd, spend.remaining_usd) == (Decimal("4.5"), None, None)

@@ -1,0 +1,54 @@
+"""The same ledger on PostgreSQL, when a server is given in TIERED_ROUTER_TEST_POSTGRES_URL; skipped otherwise."""
+
+import os
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from router.budgets import BudgetLedger
+from router.caps import DailyCaps
+from router.errors import BudgetExceeded
+from router.storage import Database
+from router.workspaces import WorkspaceSettings, WorkspaceStore
+
+URL = os.environ.get("TIERED_ROUTER_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def pg():
+    if not URL:
+        pytest.skip("no PostgreSQL: set TIERED_ROUTER_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db")
+    try:
+        database = Database(URL)
+    except ImportError as exc:
+        pytest.skip(f"no PostgreSQL driver installed: {exc}")
+    yield database
+    database.close()
+
+
+def test_migrations_budgets_and_caps_on_postgres(pg):
+    assert pg.migrate() == []  # idempotent on a second run
+    workspace = WorkspaceStore(pg).create(f"pg-{uuid.uuid4().hex[:8]}",
+                                          WorkspaceSettings(monthly_budget_usd=Decimal("1"))).workspace
+    ledger, outcomes, start = BudgetLedger(pg), [], threading.Barrier(20)
+
+    def request(i: int) -> None:
+        start.wait()
+        try:
+            ledger.settle(ledger.reserve(workspace, f"r{i}", "p", Decimal("0.25")).id, Decimal("0.25"))
+            outcomes.append("ok")
+        except BudgetExceeded:
+            outcomes.append("402")
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert outcomes.count("ok") == 4 and outcomes.count("402") == 16
+    provider = f"p-{uuid.uuid4().hex[:8]}"
+    caps = DailyCaps(pg)
+    assert caps.take(provider, aggregate_cap=None, provider_cap=1).allowed
+    assert not caps.take(provider, aggregate_cap=None, provider_cap=1).allowed
