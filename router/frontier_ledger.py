@@ -26,7 +26,16 @@ from router.config import FrontierConfig, ProviderConfig
 from router.errors import BudgetExceeded, PermissionDenied, RateLimited, RouterError, TierUnavailable
 from router.generation import Message
 from router.keys import ProviderCredential, ProviderKeyStore
-from router.pricing import Cost, CostEstimate, PrefixCache, PriceBook, Tokenizer, count_prompt_tokens, prompt_text
+from router.pricing import (
+    Cost,
+    CostEstimate,
+    PrefixCache,
+    PriceBook,
+    Tokenizer,
+    count_prompt_tokens,
+    max_prompt_tokens,
+    prompt_text,
+)
 from router.providers import Requirements, select_providers, strategy_for
 from router.storage import Clock, Database, utc_now
 from router.workspaces import Workspace
@@ -90,8 +99,10 @@ class FrontierLedger:
         selection = select_providers(self.frontier.providers, requirements, strategy_for(self.frontier.strategy),
                                      price=self.prices.blended_per_1k, unavailable=self.health.why_unavailable)
         prompt = prompt_text(messages)
+        ceiling = max_prompt_tokens(messages, tokenizer)
         estimates = [self.prices.estimate(p.name, prompt_tokens=prompt_tokens, max_completion_tokens=max_tokens,
-                                          outlook=self.prefixes.outlook(workspace.id, p.name, prompt, prompt_tokens))
+                                          outlook=self.prefixes.outlook(workspace.id, p.name, prompt, prompt_tokens),
+                                          prompt_tokens_ceiling=ceiling)
                      for p in selection.ordered]
         affordable = within_request_cap(workspace.settings, estimates)
         excluded = dict(selection.excluded)

@@ -148,13 +148,17 @@ class PriceBook:
                     input_usd=input_usd, output_usd=output_usd, total_usd=input_usd + output_usd)
 
     def estimate(self, provider: str, *, prompt_tokens: int, max_completion_tokens: int,
-                 outlook: "CacheOutlook | None" = None) -> CostEstimate:
+                 outlook: "CacheOutlook | None" = None, prompt_tokens_ceiling: int | None = None) -> CostEstimate:
+        """``prompt_tokens`` is the typical count; ``prompt_tokens_ceiling`` the most it can be, which
+        ``max_cost_usd`` (what a budget reserves) is priced at, so a dense prompt cannot overspend."""
         price = self._prices[provider]
         outlook = outlook or CacheOutlook(0, 0.0)
+        ceiling = max(prompt_tokens, prompt_tokens_ceiling or prompt_tokens)
         expected_cached = min(prompt_tokens, round(outlook.matched_tokens * outlook.probability))
         full = sum(price.cost(prompt_tokens, max_completion_tokens), Decimal(0))
         effective = sum(price.cost(prompt_tokens, max_completion_tokens, cached=expected_cached), Decimal(0))
-        written = sum(price.cost(prompt_tokens, max_completion_tokens, cache_write=prompt_tokens), Decimal(0))
+        written = max(sum(price.cost(ceiling, max_completion_tokens), Decimal(0)),
+                      sum(price.cost(ceiling, max_completion_tokens, cache_write=ceiling), Decimal(0)))
         return CostEstimate(
             provider=provider, source=price.source, prompt_tokens=prompt_tokens,
             max_completion_tokens=max_completion_tokens, expected_cached_tokens=expected_cached,
@@ -171,6 +175,14 @@ def count_prompt_tokens(prompt: str | Sequence[Message], tokenizer: Tokenizer | 
     if isinstance(prompt, str):
         return count(prompt)
     return sum(count(m.content) + MESSAGE_OVERHEAD_TOKENS for m in prompt) + 2
+
+
+def max_prompt_tokens(prompt: Sequence[Message], tokenizer: Tokenizer | None = None) -> int:
+    """The most tokens the prompt can be: the tokenizer's count where one is given, else its UTF-8
+    bytes (a byte-level BPE token always covers at least one byte) plus the template's overhead."""
+    if tokenizer is not None:
+        return count_prompt_tokens(prompt, tokenizer)
+    return sum(len(m.content.encode()) + MESSAGE_OVERHEAD_TOKENS for m in prompt) + 2
 
 
 def prompt_text(messages: Sequence[Message]) -> str:

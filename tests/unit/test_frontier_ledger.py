@@ -94,3 +94,23 @@ async def test_caps_full_means_a_lower_tier_and_a_monthly_budget_refusal_is_a_40
     with pytest.raises(BudgetExceeded) as caught:
         await serve(ledger, poor, "r5", ok)
     assert caught.value.code == "budget_exceeded" and "monthly_budget_usd" in caught.value.message
+
+
+async def test_a_dense_prompt_cannot_overspend_the_budget(db, workspaces):
+    """Two bytes a character and one token a byte: four times the chars/4 guess. The reservation is
+    priced at the byte ceiling, so even the worst real usage fits inside what was reserved."""
+    frontier = FrontierConfig(strategy="cheapest_qualified", providers=[
+        {"name": "only", "model": "m", "base_url": "http://m/v1", "quality": 0.9, "max_context": 100_000,
+         "cost_per_1k_input": 0.01, "cost_per_1k_output": 0.01}])
+    ledger = FrontierLedger(frontier, db, ProviderKeyStore(db, load_cipher({"TIERED_ROUTER_MASTER_KEY":
+                                                                            generate_master_key()})))
+    dense = [Message(role="user", content="ж" * 2_000)]  # 2,000 characters, 4,000 UTF-8 bytes
+    workspace = workspaces.create("dense", WorkspaceSettings(monthly_budget_usd=Decimal("1"))).workspace
+    plan = ledger.plan(workspace, dense, max_tokens=100)
+    [candidate] = plan.candidates
+    assert candidate.estimate.prompt_tokens < 1_000  # the typical guess
+    admitted = await ledger.admit(workspace, "r", candidate, plan.prompt)
+    worst = Usage(prompt_tokens=4_000, completion_tokens=100)
+    reserved = admitted.reservation.amount_usd
+    cost = await ledger.succeed(admitted, worst)
+    assert cost.total_usd <= reserved
