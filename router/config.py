@@ -267,6 +267,17 @@ class Limits(_Strict):
     max_input_chars: int = Field(default=10_000, gt=0)
 
 
+class AccessConfig(_Strict):
+    auth: Literal["workspace_key", "none"] = Field(
+        default="workspace_key",
+        description="workspace_key: every request needs 'Authorization: Bearer <workspace key>'; "
+        "none: the local profile, where requests without a key run as the default 'local' workspace",
+    )
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL or SQLite path; None: $TIERED_ROUTER_DB, else ./tiered-router.db"
+    )
+
+
 class RouterConfig(_Strict):
     tiers: TiersConfig = Field(default_factory=TiersConfig)
     frontier: FrontierConfig = Field(default_factory=FrontierConfig)
@@ -277,6 +288,7 @@ class RouterConfig(_Strict):
     agents: dict[str, AgentPolicy] = Field(default_factory=dict)
     commands: list[CommandConfig] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
+    access: AccessConfig = Field(default_factory=AccessConfig)
 
     @field_validator("commands")
     @classmethod

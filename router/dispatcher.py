@@ -22,6 +22,7 @@ from router.errors import RateLimited, RouterError, RoutingFailure, TierUnavaila
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 from router.planning import Plan, Planner
 from router.self_assessment import split_assessment, with_assessment_instruction
+from router.workspaces import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +90,10 @@ class Dispatcher:
     # ---- public operations ------------------------------------------------------------------------
 
     async def route(self, request: ChatCompletionRequest, request_id: str,
-                    headers: Mapping[str, str] | None = None, *, use_models: bool = True) -> RoutingDecision:
+                    headers: Mapping[str, str] | None = None, *, use_models: bool = True,
+                    workspace: Workspace | None = None) -> RoutingDecision:
         """The decision alone: which tier (and provider) would answer; no answer is generated."""
-        plan = await self.planner.plan(request, request_id, headers or {}, use_models=use_models)
+        plan = await self.planner.plan(request, request_id, headers or {}, use_models=use_models, workspace=workspace)
         if plan.start == 0:
             return self._decision(plan, 0)
         tiers = [n for n in range(plan.start, plan.high + 1) if n in self.tiers]
@@ -105,8 +107,8 @@ class Dispatcher:
         raise self._failure(plan)
 
     async def complete(self, request: ChatCompletionRequest, request_id: str,
-                       headers: Mapping[str, str] | None = None) -> Completion:
-        plan = await self.planner.plan(request, request_id, headers or {})
+                       headers: Mapping[str, str] | None = None, *, workspace: Workspace | None = None) -> Completion:
+        plan = await self.planner.plan(request, request_id, headers or {}, workspace=workspace)
         if plan.command is not None or plan.action is not None:
             return await self._run_command(plan)
         for number in self._tiers_from(plan):
@@ -125,10 +127,11 @@ class Dispatcher:
         raise self._failure(plan)
 
     async def stream(self, request: ChatCompletionRequest, request_id: str,
-                     headers: Mapping[str, str] | None = None) -> StreamingCompletion | Completion:
+                     headers: Mapping[str, str] | None = None, *,
+                     workspace: Workspace | None = None) -> StreamingCompletion | Completion:
         """Escalation happens before the first delta only. Tier 2 must grade its whole answer
         before anything is sent, so its answer goes out as one delta."""
-        plan = await self.planner.plan(request, request_id, headers or {})
+        plan = await self.planner.plan(request, request_id, headers or {}, workspace=workspace)
         if plan.command is not None or plan.action is not None:
             return await self._run_command(plan)
         for number in self._tiers_from(plan):
@@ -172,7 +175,8 @@ class Dispatcher:
         if number == 2:
             messages = with_assessment_instruction(messages)
         return GenerationRequest(request_id=plan.request_id, messages=messages, max_tokens=limit,
-                                 temperature=request.temperature, stop=request.stop_list())
+                                 temperature=request.temperature, stop=request.stop_list(),
+                                 workspace_id=plan.workspace_id)
 
     async def _call(self, number: int, request: GenerationRequest) -> Generation:
         tier = self.tiers[number]

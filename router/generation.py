@@ -21,6 +21,7 @@ class GenerationRequest(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0, description="None: the tier's own limit")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="None: the tier's own default")
     stop: list[str] = Field(default_factory=list)
+    workspace_id: str | None = Field(default=None, description="whose budget and provider keys the call uses")
     json_schema: dict[str, Any] | None = Field(
         default=None, description="constrain the output to this JSON schema where the engine supports it"
     )

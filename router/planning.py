@@ -17,9 +17,10 @@ from router.errors import InvalidClassification, PromptRejected, RateLimited, Ti
 from router.generation import Generation, GenerationRequest
 from router.hints import merge_hints, signal_boost
 from router.micro_router import classification_request, parse_classification
-from router.policy import Bounds, clamp, starting_tier, tier_bounds
+from router.policy import Bounds, apply_workspace, clamp, starting_tier, tier_bounds
 from router.safety import screen
 from router.scoring import routing_score
+from router.workspaces import Workspace
 
 TierCall = Callable[[int, GenerationRequest], Awaitable[Generation]]
 
@@ -43,6 +44,7 @@ class Plan:
     start: int
     high: int
     hints: RouterHints
+    workspace_id: str | None = None
     score: float | None = None
     classifier: str | None = None
     classification: Classification | None = None
@@ -65,7 +67,7 @@ class Planner:
         self.available_tiers = available_tiers
 
     async def plan(self, request: ChatCompletionRequest, request_id: str, headers: Mapping[str, str],
-                   *, use_models: bool = True) -> Plan:
+                   *, use_models: bool = True, workspace: Workspace | None = None) -> Plan:
         user_texts = [m.text() for m in request.messages if m.role == "user"]
         screen(user_texts, max_input_chars=self.config.limits.max_input_chars)
         text = request.last_user_text()
@@ -75,21 +77,35 @@ class Planner:
             return Plan(request_id, 0, 0, hints, command=match, reasons=[f"matched command /{match.name}"])
 
         bounds = tier_bounds(request, hints, self.config)
-        plan = Plan(request_id, bounds.low, bounds.high, hints, reasons=list(bounds.reasons),
-                    prompt_tokens=estimate_tokens(request), multi_document=is_multi_document_synthesis(text))
+        if workspace is not None:
+            bounds = apply_workspace(bounds, workspace.settings, workspace.name)
+        plan = Plan(request_id, bounds.low, bounds.high, hints, workspace_id=workspace.id if workspace else None,
+                    reasons=list(bounds.reasons), prompt_tokens=estimate_tokens(request),
+                    multi_document=is_multi_document_synthesis(text))
+        await self._choose_start(plan, text, bounds, use_models)
+        if not bounds.auto_escalation and plan.high > plan.start:
+            plan.high = plan.start
+            plan.reasons.append(f"auto-escalation is off for this workspace: stays at tier {plan.start}")
+        return plan
+
+    async def _choose_start(self, plan: Plan, text: str, bounds: Bounds, use_models: bool) -> None:
         classification = await self._classify(plan, text, bounds, use_models)
         if classification is None:
-            plan.reasons.append(f"no classifier available: starting at the lowest allowed tier {bounds.low}")
-            return plan
+            if bounds.preferred is not None:
+                plan.start = bounds.preferred
+                plan.reasons.append(f"tier {bounds.preferred}: preferred; no classifier available")
+            else:
+                plan.reasons.append(f"no classifier available: starting at the lowest allowed tier {bounds.low}")
+            return
         if classification.safety_flag:
             raise PromptRejected(f"the request was refused by the safety screen: "
                                  f"{classification.safety_reason or 'flagged by the micro model'}")
         plan.classification = classification
-        plan.score = routing_score(classification, self.config.weights, signal_boost(hints, self.config.signal_weights))
-        if plan.start > 1:  # invalid micro output already moved the request up
-            return plan
+        plan.score = routing_score(classification, self.config.weights, signal_boost(plan.hints, self.config.signal_weights))
+        if plan.start > bounds.low:  # invalid micro output already moved the request up
+            return
         if bounds.preferred is not None:
-            wanted, why = bounds.preferred, f"tier {bounds.preferred}: preferred by the caller"
+            wanted, why = bounds.preferred, f"tier {bounds.preferred}: preferred by the caller or workspace"
         else:
             wanted, why = starting_tier(classification, plan.score, self.config)
         plan.start = clamp(wanted, bounds)
@@ -97,7 +113,6 @@ class Planner:
         if plan.start == 1 and classification.action and classification.action in self.commands.registry.names:
             arguments = self.commands.registry.argument_names(classification.action)
             plan.action = CommandMatch(classification.action, _action_args(classification, arguments))
-        return plan
 
     async def _classify(self, plan: Plan, text: str, bounds: Bounds, use_models: bool) -> Classification | None:
         learned = self.learned.classify(text) if self.learned is not None else None

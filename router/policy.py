@@ -6,6 +6,7 @@ from router.api import ChatCompletionRequest, RouterHints
 from router.classification import Classification
 from router.config import RouterConfig
 from router.errors import InvalidRequest, NotFound
+from router.workspaces import WorkspaceSettings, resolve_tiers
 
 # Aliases a caller may put in ``model``: "router" lets the router choose; "tier-N" pins a tier.
 MODEL_TIER_BOUNDS: dict[str, tuple[int, int]] = {
@@ -23,6 +24,7 @@ class Bounds:
     high: int
     preferred: int | None = None
     reasons: list[str] = field(default_factory=list)
+    auto_escalation: bool = True
 
 
 def tier_bounds(request: ChatCompletionRequest, hints: RouterHints, config: RouterConfig) -> Bounds:
@@ -57,6 +59,22 @@ def tier_bounds(request: ChatCompletionRequest, hints: RouterHints, config: Rout
             param="router",
         )
     return Bounds(low, high, preferred, reasons)
+
+
+def apply_workspace(bounds: Bounds, settings: WorkspaceSettings, name: str) -> Bounds:
+    """Narrow the caller's bounds to the workspace's (403 when they do not meet at all); the
+    workspace's default tier is where requests start unless the caller prefers another."""
+    plan = resolve_tiers(settings.model_copy(update={"enable_auto_escalation": True}),
+                         requested_min=bounds.low if bounds.low > 1 else None,
+                         requested_max=bounds.high if bounds.high < 3 else None,
+                         requested_tier=bounds.preferred)
+    preferred = bounds.preferred if bounds.preferred is not None else settings.default_tier
+    if preferred is not None:
+        preferred = min(max(preferred, plan.min_tier), plan.max_tier)
+    reasons = bounds.reasons + [f"workspace {name}: {r}" for r in plan.reasons]
+    if (plan.min_tier, plan.max_tier) != (1, 3):
+        reasons.append(f"workspace {name} allows tiers {plan.min_tier}..{plan.max_tier}")
+    return Bounds(plan.min_tier, plan.max_tier, preferred, reasons, settings.enable_auto_escalation)
 
 
 def starting_tier(classification: Classification, score: float, config: RouterConfig) -> tuple[int, str]:

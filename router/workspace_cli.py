@@ -13,11 +13,10 @@ import os
 import sys
 from typing import Any, TextIO
 
-from router.budgets import BudgetLedger
+from router.admin import Administration
 from router.errors import InvalidRequest, RouterError
-from router.keys import ProviderKeyStore, load_cipher, providers_with_keys
 from router.storage import Database, database_url
-from router.workspaces import KeyHasher, Workspace, WorkspaceSettings, WorkspaceStore, parse_settings
+from router.workspaces import KeyHasher, WorkspaceSettings, WorkspaceStore
 
 _LIST_FIELDS = {"preferred_providers"}
 _NONE_WORDS = {"none", "null", ""}
@@ -82,36 +81,23 @@ def _stores(args: argparse.Namespace) -> tuple[Database, WorkspaceStore]:
     return db, WorkspaceStore(db, KeyHasher.from_env())
 
 
-def _describe(workspace: Workspace, key_providers: list[str]) -> dict[str, Any]:
-    return {
-        "id": workspace.id, "name": workspace.name, "created_at": workspace.created_at.isoformat(),
-        "api_key_hint": f"...{workspace.key_hint}" if workspace.has_api_key else None,
-        "provider_keys": key_providers,
-        "settings": json.loads(workspace.settings.model_dump_json()),
-    }
+def _create(args: argparse.Namespace, admin: Administration, out: TextIO) -> None:
+    made = admin.create(args.name, parse_assignments(args.assignments))
+    print(f"workspace {made['name']} created (id {made['id']})", file=out)
+    print(f"API key (shown once; store it now): {made['api_key']}", file=out)
 
 
-def _create(args: argparse.Namespace, db: Database, store: WorkspaceStore, out: TextIO) -> None:
-    settings = parse_settings(parse_assignments(args.assignments))
-    made = store.create(args.name, settings)
-    assert made.api_key is not None
-    print(f"workspace {made.workspace.name} created (id {made.workspace.id})", file=out)
-    print(f"API key (shown once; store it now): {made.api_key.get_secret_value()}", file=out)
+def _show(args: argparse.Namespace, admin: Administration, out: TextIO) -> None:
+    print(json.dumps(admin.show(args.workspace), indent=2), file=out)
 
 
-def _show(args: argparse.Namespace, db: Database, store: WorkspaceStore, out: TextIO) -> None:
-    workspace = store.get(args.workspace)
-    print(json.dumps(_describe(workspace, providers_with_keys(db, workspace.id)), indent=2), file=out)
+def _set(args: argparse.Namespace, admin: Administration, out: TextIO) -> None:
+    print(json.dumps(admin.update(args.workspace, parse_assignments(args.assignments))["settings"], indent=2),
+          file=out)
 
 
-def _set(args: argparse.Namespace, db: Database, store: WorkspaceStore, out: TextIO) -> None:
-    workspace = store.update_settings(args.workspace, **parse_assignments(args.assignments))
-    print(json.dumps(json.loads(workspace.settings.model_dump_json()), indent=2), file=out)
-
-
-def _add_key(args: argparse.Namespace, db: Database, store: WorkspaceStore, out: TextIO) -> None:
-    workspace = store.get(args.workspace)
-    keys = ProviderKeyStore(db, load_cipher())
+def _add_key(args: argparse.Namespace, admin: Administration, out: TextIO) -> None:
+    workspace = admin.store.get(args.workspace)
     if args.from_env:
         secret = os.environ.get(args.from_env, "")
         if not secret:
@@ -120,13 +106,12 @@ def _add_key(args: argparse.Namespace, db: Database, store: WorkspaceStore, out:
         secret = getpass.getpass(f"{args.provider} key for {workspace.name}: ")
     else:
         secret = sys.stdin.readline()
-    keys.set_key(workspace.id, args.provider, secret.strip())
+    admin.add_key(workspace.id, args.provider, secret)
     print(f"stored an encrypted {args.provider} key for workspace {workspace.name}", file=out)
 
 
-def _spend(args: argparse.Namespace, db: Database, store: WorkspaceStore, out: TextIO) -> None:
-    summary = BudgetLedger(db).spend(store.get(args.workspace), args.month)
-    print(json.dumps(json.loads(summary.model_dump_json()), indent=2), file=out)
+def _spend(args: argparse.Namespace, admin: Administration, out: TextIO) -> None:
+    print(json.dumps(admin.spend(args.workspace, args.month), indent=2), file=out)
 
 
 def run_workspace_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -134,7 +119,7 @@ def run_workspace_command(args: argparse.Namespace, out: TextIO | None = None) -
     db: Database | None = None
     try:
         db, store = _stores(args)
-        args.handler(args, db, store, out or sys.stdout)
+        args.handler(args, Administration(db, store), out or sys.stdout)
     except RouterError as exc:
         print(f"tiered-router: {exc.message}", file=sys.stderr)
         return 1

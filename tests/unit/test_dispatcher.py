@@ -230,8 +230,11 @@ async def test_a_saturated_tier_escalates_instead_of_queueing():
     limits = {"micro": {**router_config()["tiers"]["micro"], "concurrency": 1, "queue_wait_s": 0.01}}
     dispatcher = build(one, two, tiers=limits)
     blocker = asyncio.create_task(dispatcher.complete(chat(), "first"))
-    while one.calls == 0:
+    for _ in range(1000):  # bounded: yield to the loop until the first request holds the only slot
+        if one.calls:
+            break
         await asyncio.sleep(0)
+    assert one.calls == 1, "the first request never reached tier 1"
     completion = await dispatcher.complete(chat(), "second")
     one.release.set()
     await blocker
@@ -362,3 +365,48 @@ async def test_when_tier_3_fails_after_tier_2_asked_for_it_tier_2s_answer_is_kep
     assert completion.decision.tier == 2 and completion.text == "best effort"
     assert "kept tier 2's answer" in completion.decision.reasons[-2]
     assert [e.from_tier for e in completion.decision.escalations] == [2, 3]
+
+
+# ---- workspace preferences --------------------------------------------------------------------------
+
+def workspace(**settings):
+    from datetime import UTC, datetime
+
+    from router.workspaces import Workspace, WorkspaceSettings
+
+    return Workspace(id="w1", name="team", settings=WorkspaceSettings(**settings), has_api_key=True, key_hint="abcd",
+                     created_at=datetime.now(UTC))
+
+
+async def test_workspace_bounds_narrow_the_tiers_and_are_explained():
+    one, two, three = tiers((), (), ())
+    completion = await build(one, two, three).complete(chat(), "r", workspace=workspace(min_tier=2))
+    assert completion.decision.tier == 2 and one.calls == 0
+    assert any("workspace team allows tiers 2..3" in r for r in completion.decision.reasons)
+
+
+async def test_a_caller_asking_outside_the_workspace_bounds_is_refused_with_403():
+    from router.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied) as caught:
+        await build(*tiers((), (), ())).complete(chat(model="tier-3"), "r", workspace=workspace(max_tier=2))
+    assert caught.value.status_code == 403 and caught.value.code == "tier_not_allowed"
+
+
+async def test_the_workspace_default_tier_is_where_requests_start():
+    completion = await build(*tiers((), (), ())).complete(chat(), "r", workspace=workspace(default_tier=3))
+    assert completion.decision.tier == 3
+
+
+async def test_with_auto_escalation_off_a_poor_tier_2_answer_is_not_escalated():
+    one, two, three = tiers((), ("meh" + assessment(0.3),), ())
+    completion = await build(one, two, three, classification=COMPLEX).complete(
+        chat(), "r", workspace=workspace(enable_auto_escalation=False))
+    assert completion.decision.tier == 2 and completion.text == "meh" and three.calls == 0
+    assert any("auto-escalation is off" in r for r in completion.decision.reasons)
+
+
+async def test_the_frontier_call_carries_the_workspace_for_its_budget_and_keys():
+    one, two, three = tiers((), (), ())
+    await build(one, two, three, classification=HARD).complete(chat(), "r", workspace=workspace())
+    assert three.requests[0].workspace_id == "w1"
