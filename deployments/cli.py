@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from router.eval_cli import add_eval_command
+
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONFIG = "serve_config.yaml"
 LOCAL_CONFIG = "serve_config.local.yaml"
@@ -142,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--address", default=None, help="an existing Ray cluster to join (default: start one)")
     serve_p.add_argument("--verbose", action="store_true", help="show Ray's worker logs")
     serve_p.set_defaults(func=cmd_serve)
+    add_eval_command(sub)
     return parser
 
 
