@@ -40,9 +40,10 @@ _CODE_WORDS = re.compile(
     r"integer|recursion|recursive|compile|runtime|exception|bug|stack|queue|linked list)\b", re.I)
 _LATEX = re.compile(r"\\[a-zA-Z]+|\$")
 _MATH_WORDS = re.compile(
-    r"\b(?:solve|compute|calculate|evaluate|simplify|equation|integer|prime|probability|polynomial|"
-    r"remainder|divisible|sum of|product of|how many|find the (?:value|number|sum|area|smallest|largest)|"
-    r"triangle|circle|radius|degrees?|derivative|integral|matrix|vector|real numbers?|digits?)\b", re.I)
+    r"\b(?:solve|compute|calculate|evaluate|simplify|equations?|integers?|primes?|probability|polynomials?|"
+    r"remainder|divisible|divisors?|multiples?|sum of|product of|how many|find the (?:value|number|sum|area|"
+    r"smallest|largest)|triangles?|circles?|radius|perimeter|volume|hexagon|square root|fraction|percent|"
+    r"derivative|integral|matrix|vector|real numbers?|digits?|consecutive|ratio)\b", re.I)
 _MATH_SYMBOLS = re.compile(r"[=+\-*/^<>]|\d")
 _SINGLE_LETTER_VAR = re.compile(r"(?<![A-Za-z\\])[a-z](?![A-Za-z])")
 _REASONING = re.compile(
@@ -189,7 +190,7 @@ def math_signal(view: PromptView) -> tuple[bool, float]:
     spans = len(_DOLLAR_SPANS.findall(q))
     words = len(_MATH_WORDS.findall(q))
     symbols = len(_MATH_SYMBOLS.findall(q))
-    is_math = spans >= 1 or latex >= 3 or (words >= 1 and symbols >= 4)
+    is_math = spans >= 1 or latex >= 3 or words >= 2 or (words >= 1 and symbols >= 2)
     if not is_math or _CODE_ASK.search(q):
         return False, 0.0
     variables = len(_SINGLE_LETTER_VAR.findall(q))

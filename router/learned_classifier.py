@@ -18,8 +18,8 @@ Field semantics:
 * ``hallucination_risk`` = p_gain, the probability that the weak model is wrong where the strong one
   is right: a confident wrong answer that a stronger tier would have avoided.
 * ``recommended_tier``: 1 when confidence >= the config's confidence threshold and complexity <= its
-  complexity threshold; 3 when complexity >= 1 - complexity threshold or p_gain >= 0.5 (the strong
-  model more likely than not repairs a failure); otherwise 2.
+  complexity threshold; 3 when complexity >= ``tier3_complexity`` (0.65 by default) or p_gain >= 0.5
+  (the strong model more likely than not repairs a failure); otherwise 2.
 * ``intent`` and ``requires_reasoning``: rules over the same cues (code, math, summarisation, ...).
 * ``safety_flag`` is always False and ``action``/``target`` None: screening and Tier 0 commands are
   decided elsewhere.
@@ -47,6 +47,8 @@ PARAMS_RESOURCE = "data/learned_classifier.json"
 MATH_BASE_LOGIT = 1.5
 MATH_DIFFICULTY_SLOPE = 2.0
 GREETING_LOGIT = -4.0
+# Recommend Tier 3 when the weak model fails at least this often (about 1.5x the calibration base rate).
+TIER3_COMPLEXITY = 0.65
 
 
 _I = {name: i for i, name in enumerate(DENSE_NAMES)}
@@ -130,10 +132,12 @@ def infer_intent(dense: list[float], is_math: bool) -> Intent:
     """Rules over the raw cues; order matters (a code request with numbers is still code)."""
     if dense[_I["greeting"]] > 0:
         return "greeting"
-    if dense[_I["code_ask"]] > 0 or dense[_I["code_fence"]] > 0 or dense[_I["code_syntax"]] >= math.log1p(3):
+    if dense[_I["code_ask"]] > 0 or dense[_I["code_fence"]] > 0:
         return "code"
-    if is_math:
+    if is_math:  # before code syntax: a problem with a diagram in [asy] code is still mathematics
         return "math"
+    if dense[_I["code_syntax"]] >= math.log1p(3):
+        return "code"
     if dense[_I["synthesis"]] > 0 or dense[_I["multi_doc"]] >= math.log1p(2):
         return "summarization"
     if dense[_I["creative"]] > 0 and dense[_I["options"]] == 0:
@@ -151,12 +155,16 @@ def infer_intent(dense: list[float], is_math: bool) -> Intent:
 class LearnedClassifier(Classifier):
     name: ClassVar[str] = "learned"
 
-    def __init__(self, params: ClassifierParams | None = None, thresholds: Thresholds | None = None) -> None:
+    def __init__(
+        self, params: ClassifierParams | None = None, thresholds: Thresholds | None = None,
+        tier3_complexity: float = TIER3_COMPLEXITY,
+    ) -> None:
         params = params or shipped_params()
         if params.hash_dim != HASH_DIM or tuple(params.dense_names) != DENSE_NAMES:
             raise ValueError("classifier parameters were fitted for different features; rerun scripts/fit_classifier.py")
         self.params = params
         self.thresholds = thresholds or Thresholds()
+        self.tier3_complexity = tier3_complexity
         self._fail = _LinearHead(params.fail, params.dense_mean, params.dense_scale)
         self._gain = _LinearHead(params.gain, params.dense_mean, params.dense_scale)
 
@@ -178,7 +186,7 @@ class LearnedClassifier(Classifier):
         t = self.thresholds
         if confidence >= t.confidence and complexity <= t.complexity:
             tier = 1
-        elif complexity >= 1.0 - t.complexity or p_gain >= 0.5:
+        elif complexity >= self.tier3_complexity or p_gain >= 0.5:
             tier = 3
         else:
             tier = 2
