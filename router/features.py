@@ -30,38 +30,59 @@ _WORD = re.compile(r"[a-z]+|\d+")
 _OPTION_LINE = re.compile(r"^[ \t]*\(?[A-Ea-e][\).:][ \t]+\S", re.M)
 _ENUM_LINE = re.compile(r"^[ \t]*(?:\d{1,2}[\).]|[-*•])[ \t]+\S", re.M)
 _BLANK = re.compile(r"(?:^|\s)_+(?:\s|[.,?!]|$)")
-_CODE_FENCE = re.compile(r"```")
-_CODE_SYNTAX = re.compile(r"\bdef |\breturn\b|\bclass |\bimport |[{};]\s*$|=>|->|==|!=|\w\(\w*\)", re.M)
-_CODE_ASK = re.compile(
-    r"\b(?:write|implement|create|code|fix|debug|refactor)\b[^.?!\n]{0,40}"
-    r"\b(?:function|program|script|class|method|code|query|regex|algorithm|api)\b", re.I)
-_CODE_WORDS = re.compile(
-    r"\b(?:python|java(?:script)?|c\+\+|rust|golang|sql|regex|array|list|tuple|dictionary|string|"
-    r"integer|recursion|recursive|compile|runtime|exception|bug|stack|queue|linked list)\b", re.I)
+# Code syntax, counted with str.count (much cheaper than a regex alternation scanned at every position).
+_CODE_MARKS = ("def ", "return ", "import ", "==", "!=", "=>", "->", ";\n", "()", "print(")
 _LATEX = re.compile(r"\\[a-zA-Z]+|\$")
-_MATH_WORDS = re.compile(
-    r"\b(?:solve|compute|calculate|evaluate|simplify|equations?|integers?|primes?|probability|polynomials?|"
-    r"remainder|divisible|divisors?|multiples?|sum of|product of|how many|find the (?:value|number|sum|area|"
-    r"smallest|largest)|triangles?|circles?|radius|perimeter|volume|hexagon|square root|fraction|percent|"
-    r"derivative|integral|matrix|vector|real numbers?|digits?|consecutive|ratio)\b", re.I)
 _MATH_SYMBOLS = re.compile(r"[=+\-*/^<>]|\d")
 _SINGLE_LETTER_VAR = re.compile(r"(?<![A-Za-z\\])[a-z](?![A-Za-z])")
-_REASONING = re.compile(
-    r"\b(?:why|explain|prove|proof|show that|step[- ]by[- ]step|justify|reason(?:ing)?|derive|"
-    r"compare|contrast|analy[sz]e|evaluate|infer|implications?|trade-?offs?|pros and cons|critique)\b", re.I)
+_MULTI_DOC_WORDS = ("document", "passage", "article", "source", "excerpt", "context", "transcript", "report", "paper")
 _MULTI_DOC = re.compile(
-    r"\b(?:document|passage|article|source|excerpt|context|transcript|report|paper)s?\b\s*(?:\d+|[A-Z])?\s*[:\]]|"
-    r"^\s*\[\d+\]|^#{1,3} ", re.I | re.M)
-_SYNTHESIS = re.compile(
-    r"\b(?:summari[sz]e|summary|synthesi[sz]e|across (?:the|these|all)|the following (?:documents|texts|passages)|"
-    r"tl;?dr|key points|combine)\b", re.I)
-_CREATIVE = re.compile(r"\b(?:story|poem|haiku|essay|lyrics|song|novel|fiction|imagine|creative|slogan)\b", re.I)
-_EXTRACTION = re.compile(r"\b(?:extract|list all|find all|identify all|parse|fill in|classify|label|tag)\b", re.I)
+    r"\b(?:document|passage|article|source|excerpt|context|transcript|report|paper)s?\b\s*(?:\d+|[a-z])?\s*[:\]]|"
+    r"^\s*\[\d+\]|^#{1,3} ", re.M)  # run on lower-cased text, and only when a cue word or marker is present
 _GREETING = re.compile(r"^\W*(?:hi|hello|hey|thanks|thank you|good (?:morning|afternoon|evening)|yo|howdy)\b", re.I)
-_WH = re.compile(r"\b(?:what|which|who|whom|when|where|how)\b", re.I)
-_CONSTRAINT = re.compile(r"\b(?:only|exactly|must|without|at least|at most|no more than|do not|don't)\b", re.I)
-_NEGATION = re.compile(r"\b(?:not|except|least|false|incorrect|never)\b", re.I)
 _CAPITALISED = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+")
+
+
+def _cue(words: str, phrases: str = "") -> tuple[frozenset[str], frozenset[str]]:
+    """A keyword cue: single lower-case tokens and two-token phrases, matched against the tokens."""
+    return frozenset(words.split()), frozenset(p.strip() for p in phrases.split(",") if p.strip())
+
+
+_CODE_VERBS = frozenset("write implement create code fix debug refactor".split())
+_CODE_NOUNS = frozenset("function functions program script class method code query regex algorithm api".split())
+_CODE_WORDS = _cue("python javascript java rust golang sql regex array arrays list lists tuple tuples dictionary "
+                   "string strings integer integers recursion recursive compile runtime exception bug stack queue",
+                   "linked list")
+_MATH_WORDS = _cue("solve compute calculate evaluate simplify equation equations integer integers prime primes "
+                   "probability polynomial polynomials remainder divisible divisor divisors multiple multiples "
+                   "triangle triangles circle circles radius perimeter volume hexagon fraction percent derivative "
+                   "integral matrix vector digit digits consecutive ratio",
+                   "sum of, product of, how many, square root, real number, real numbers")
+_REASONING = _cue("why explain prove proof justify reason reasoning derive compare contrast analyze analyse "
+                  "evaluate infer implication implications tradeoff tradeoffs critique",
+                  "show that, step by, pros and, trade offs")
+_SYNTHESIS = _cue("summarize summarise summary synthesize synthesise tldr combine",
+                  "key points, across the, across these, across all, following documents, following passages")
+_CREATIVE = _cue("story poem haiku essay lyrics song novel fiction imagine creative slogan")
+_EXTRACTION = _cue("extract parse classify label tag", "list all, find all, identify all, fill in")
+_WH = _cue("what which who whom when where how")
+_CONSTRAINT = _cue("only exactly must without", "at least, at most, no more, do not, don t")
+_NEGATION = _cue("not except least false incorrect never")
+
+
+def _count(cue: tuple[frozenset[str], frozenset[str]], tokens: list[str], bigrams: list[str]) -> int:
+    words, phrases = cue
+    n = sum(1 for t in tokens if t in words)
+    if phrases:
+        n += sum(1 for b in bigrams if b in phrases)
+    return n
+
+
+def _code_ask(tokens: list[str]) -> bool:
+    """An imperative code verb followed within a few words by a code noun ("write a python function")."""
+    return any(t in _CODE_VERBS and any(u in _CODE_NOUNS for u in tokens[i + 1:i + 8]) for i, t in enumerate(tokens))
+
+
 _OPTION_TEXT = re.compile(r"^[ \t]*\(?[A-Ea-e][\).:][ \t]+(.+)$", re.M)
 
 
@@ -81,11 +102,26 @@ def _option_cues(q: str) -> tuple[float, float, float]:
 
 @dataclass(frozen=True)
 class PromptView:
-    """The prompt split into the question to answer and the solved examples before it."""
+    """The prompt split into the question to answer and the solved examples before it; ``scan`` is
+    the question's head and tail (what the pattern cues read, so their cost is bounded) and ``tokens``
+    its lower-case word tokens."""
 
     full: str
     question: str
     demos: int
+    scan: str
+    tokens: list[str]
+    bigrams: list[str]
+
+
+def _view(full: str, question: str, demos: int) -> PromptView:
+    if len(question) > HASH_HEAD_CHARS + HASH_TAIL_CHARS:
+        scan = question[:HASH_HEAD_CHARS] + "\n" + question[-HASH_TAIL_CHARS:]
+    else:
+        scan = question
+    tokens = _WORD.findall(scan.lower())
+    bigrams = [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
+    return PromptView(full=full, question=question, demos=demos, scan=scan, tokens=tokens, bigrams=bigrams)
 
 
 def split_few_shot(text: str) -> PromptView:
@@ -93,8 +129,15 @@ def split_few_shot(text: str) -> PromptView:
     if ends:
         tail = text[ends[-1].end():].strip()
         if tail:
-            return PromptView(full=text, question=tail, demos=len(ends))
-    return PromptView(full=text, question=text.strip(), demos=0)
+            return _view(text, tail, len(ends))
+    return _view(text, text.strip(), 0)
+
+
+def _multi_doc(full: str) -> int:
+    head = full[:HASH_HEAD_CHARS * 4].lower()
+    if "\n[" not in head and "#" not in head and not any(w in head for w in _MULTI_DOC_WORDS):
+        return 0
+    return len(_MULTI_DOC.findall(head))
 
 
 DENSE_NAMES: tuple[str, ...] = (
@@ -114,55 +157,49 @@ def _log_count(n: int) -> float:
 def dense_features(view: PromptView) -> list[float]:
     """The hand-made cues, in ``DENSE_NAMES`` order. Counts are log-damped so one extreme prompt
     cannot dominate a linear model."""
-    q, full = view.question, view.full
-    words = q.split()
-    n_words = len(words)
-    n_chars = len(q)
+    q, full, scan, tokens, bigrams = view.question, view.full, view.scan, view.tokens, view.bigrams
+    words = scan.split()
+    n_words = len(q.split()) if scan is not q else len(words)
+    n_scan = len(scan)
     letters = sum(len(w) for w in words)
     return [
-        math.log1p(n_chars),
+        math.log1p(len(q)),
         math.log1p(n_words),
         math.log1p(q.count("\n")),
         math.log1p(len(full)),
         _log_count(view.demos),
-        min(len(_OPTION_LINE.findall(q)), 6) / 6.0,
-        1.0 if _BLANK.search(q) else 0.0,
+        min(len(_OPTION_LINE.findall(scan)), 6) / 6.0,
+        1.0 if _BLANK.search(scan) else 0.0,
         _log_count(q.count("?")),
-        _log_count(len(_ENUM_LINE.findall(q))),
-        1.0 if _CODE_FENCE.search(full) else 0.0,
-        _log_count(len(_CODE_SYNTAX.findall(q))),
-        1.0 if _CODE_ASK.search(q) else 0.0,
-        _log_count(len(_CODE_WORDS.findall(q))),
-        _log_count(len(_LATEX.findall(q))),
-        _log_count(len(_MATH_WORDS.findall(q))),
-        len(_MATH_SYMBOLS.findall(q)) / (n_chars + 20.0),
-        _log_count(len(_SINGLE_LETTER_VAR.findall(q))),
-        _log_count(len(_REASONING.findall(q))),
-        _log_count(len(_MULTI_DOC.findall(full))),
-        _log_count(len(_SYNTHESIS.findall(q))),
-        _log_count(len(_CREATIVE.findall(q))),
-        _log_count(len(_EXTRACTION.findall(q))),
+        _log_count(len(_ENUM_LINE.findall(scan))),
+        1.0 if "```" in full else 0.0,
+        _log_count(sum(scan.count(mark) for mark in _CODE_MARKS)),
+        1.0 if _code_ask(tokens) else 0.0,
+        _log_count(_count(_CODE_WORDS, tokens, bigrams)),
+        _log_count(len(_LATEX.findall(scan))),
+        _log_count(_count(_MATH_WORDS, tokens, bigrams)),
+        len(_MATH_SYMBOLS.findall(scan)) / (n_scan + 20.0),
+        _log_count(len(_SINGLE_LETTER_VAR.findall(scan))),
+        _log_count(_count(_REASONING, tokens, bigrams)),
+        _log_count(_multi_doc(full)),
+        _log_count(_count(_SYNTHESIS, tokens, bigrams)),
+        _log_count(_count(_CREATIVE, tokens, bigrams)),
+        _log_count(_count(_EXTRACTION, tokens, bigrams)),
         1.0 if n_words <= 8 and _GREETING.search(q) else 0.0,
-        _log_count(len(_WH.findall(q))),
-        _log_count(len(_CONSTRAINT.findall(q))),
-        _log_count(len(_NEGATION.findall(q))),
-        len(_CAPITALISED.findall(q)) / (n_words + 5.0),
-        letters / n_words if n_words else 0.0,
+        _log_count(_count(_WH, tokens, bigrams)),
+        _log_count(_count(_CONSTRAINT, tokens, bigrams)),
+        _log_count(_count(_NEGATION, tokens, bigrams)),
+        len(_CAPITALISED.findall(scan)) / (len(words) + 5.0),
+        letters / len(words) if words else 0.0,
         _log_count(sum(1 for w in words if w.isdigit())),
-        *_option_cues(q),
+        *_option_cues(scan),
     ]
-
-
-def _hash_text(question: str) -> str:
-    if len(question) > HASH_HEAD_CHARS + HASH_TAIL_CHARS:
-        return question[:HASH_HEAD_CHARS] + " " + question[-HASH_TAIL_CHARS:]
-    return question
 
 
 def hashed_features(view: PromptView) -> dict[int, float]:
     """Bucket -> weight for word unigrams and bigrams (numbers folded to one token), L2-normalised
     so a long prompt does not outweigh a short one."""
-    tokens = ["0" if t[0].isdigit() else t for t in _WORD.findall(_hash_text(view.question).lower())]
+    tokens = ["0" if t[0].isdigit() else t for t in view.tokens]
     grams = set(tokens)
     grams.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))
     if not grams:
@@ -185,17 +222,17 @@ def math_signal(view: PromptView) -> tuple[bool, float]:
     more variables are harder problems (MATH-500's level rises with each of them). Returns a value
     in log-odds units, centred so a short one-line sum scores about zero.
     """
-    q = view.question
+    q, tokens = view.scan, view.tokens
     latex = len(_LATEX.findall(q))
     spans = len(_DOLLAR_SPANS.findall(q))
-    words = len(_MATH_WORDS.findall(q))
+    words = _count(_MATH_WORDS, tokens, view.bigrams)
     symbols = len(_MATH_SYMBOLS.findall(q))
     is_math = spans >= 1 or latex >= 3 or words >= 2 or (words >= 1 and symbols >= 2)
-    if not is_math or _CODE_ASK.search(q):
+    if not is_math or _code_ask(tokens):
         return False, 0.0
     variables = len(_SINGLE_LETTER_VAR.findall(q))
     difficulty = (
-        0.8 * (math.log1p(len(q)) - math.log1p(120))
+        0.8 * (math.log1p(len(view.question)) - math.log1p(120))
         + 0.25 * (math.log1p(spans) - math.log1p(2))
         + 0.15 * (math.log1p(variables) - math.log1p(2))
     )
