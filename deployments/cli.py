@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from router.eval_cli import add_eval_command
 from router.workspace_cli import add_workspace_commands
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     route_p.add_argument("--quiet", action="store_true", help="no progress bar")
     route_p.set_defaults(func=cmd_route)
     add_workspace_commands(sub)
+    add_eval_command(sub)
     return parser
 
 
