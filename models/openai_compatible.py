@@ -1,19 +1,22 @@
 """An OpenAI-compatible chat-completions server over HTTP (Ollama, a vLLM server, llama.cpp, the DGX Spark).
 
 httpx's errors and the server's error statuses are translated into ``router.errors`` in exactly
-one place, ``_translate``; every other function lets them pass through it.
+one place, ``_translate``; every other function lets them pass through it. Retries, the per-call
+timeout and pacing come from ``models.retry``, around each single attempt.
 """
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from models.engine import Engine, EngineHealth
+from models.engine import Engine, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
+from models.retry import SERVER_ERROR, UNREACHABLE, Resilience, RetryPolicy
 from router.errors import (
     AuthenticationFailed,
     ContextTooLong,
@@ -38,12 +41,20 @@ class OpenAICompatibleEngine(Engine):
         provider: str,
         api_key: str | None = None,
         timeout_s: float = 30.0,
+        max_retries: int = 2,
+        min_interval_s: float = 0.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.provider = provider
         self.timeout_s = timeout_s
+        self.counters = TokenCounters()
+        self._resilience = Resilience(
+            RetryPolicy(timeout_s=timeout_s, max_retries=max_retries, min_interval_s=min_interval_s),
+            self.counters, name=provider, sleep=sleep,
+        )
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
@@ -60,11 +71,27 @@ class OpenAICompatibleEngine(Engine):
         }
         if request.stop:
             body["stop"] = request.stop
+        if request.json_schema is not None:
+            body["response_format"] = json_schema_format(request.json_schema)
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
 
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
+        started = time.perf_counter()
+        generation = await self._resilience.call(lambda: self._generate_once(request, max_tokens, temperature))
+        self.counters.record(generation.usage)
+        return generation.model_copy(update={"latency_s": time.perf_counter() - started})
+
+    async def stream(
+        self, request: GenerationRequest, *, max_tokens: int, temperature: float
+    ) -> AsyncIterator[StreamDelta]:
+        async for delta in self._resilience.stream(lambda: self._stream_once(request, max_tokens, temperature)):
+            if delta.usage is not None:
+                self.counters.record(delta.usage)
+            yield delta
+
+    async def _generate_once(self, request: GenerationRequest, max_tokens: int, temperature: float) -> Generation:
         started = time.perf_counter()
         with self._translate():
             response = await self._client.post("/chat/completions", json=self._body(request, max_tokens, temperature, False))
@@ -85,8 +112,8 @@ class OpenAICompatibleEngine(Engine):
             model=payload.get("model") or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
         )
 
-    async def stream(
-        self, request: GenerationRequest, *, max_tokens: int, temperature: float
+    async def _stream_once(
+        self, request: GenerationRequest, max_tokens: int, temperature: float
     ) -> AsyncIterator[StreamDelta]:
         splitter = ReasoningStreamSplitter()
         usage = Usage()
@@ -149,10 +176,15 @@ class OpenAICompatibleEngine(Engine):
             raise UpstreamTimeout(f"{self.provider}: no answer from {self.base_url} in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise TierUnavailable(
-                f"{self.provider}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})", code="upstream_unreachable"
+                f"{self.provider}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})", code=UNREACHABLE
             ) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"{self.provider}: HTTP error talking to {self.base_url}: {exc}") from exc
+
+
+def json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``response_format`` for a JSON schema; vLLM's server and Ollama accept it too."""
+    return {"type": "json_schema", "json_schema": {"name": str(schema.get("title") or "answer"), "schema": schema}}
 
 
 def _raise_for_status(response: httpx.Response) -> None:
@@ -171,7 +203,8 @@ def _raise_for_status(response: httpx.Response) -> None:
         if any(marker in message.lower() for marker in _CONTEXT_MARKERS):
             raise ContextTooLong(f"upstream says the context is too long: {message}")
         raise UpstreamRejected(f"upstream rejected the request ({status}): {message}")
-    raise UpstreamError(f"upstream failed with {status} at {where}: {message}")
+    code = SERVER_ERROR if status >= 500 else None
+    raise UpstreamError(f"upstream failed with {status} at {where}: {message}", code=code)
 
 
 def _error_message(response: httpx.Response) -> str:

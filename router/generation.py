@@ -3,7 +3,7 @@
 These cross deployment-handle boundaries, so they hold only picklable, JSON-able data.
 """
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -21,12 +21,20 @@ class GenerationRequest(BaseModel):
     max_tokens: int | None = Field(default=None, gt=0, description="None: the tier's own limit")
     temperature: float | None = Field(default=None, ge=0.0, le=2.0, description="None: the tier's own default")
     stop: list[str] = Field(default_factory=list)
+    json_schema: dict[str, Any] | None = Field(
+        default=None, description="constrain the answer to this JSON schema where the engine can (vLLM)"
+    )
 
 
 class Usage(BaseModel):
+    """Token counts of one call. ``prompt_tokens`` is every prompt token, cached ones included;
+    ``cached_prompt_tokens`` of them were read from a prompt cache, ``cache_write_tokens`` were
+    written to one (Anthropic bills those apart)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -37,6 +45,7 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
 
