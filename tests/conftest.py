@@ -36,3 +36,11 @@ def ray_serve() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     serve.shutdown()
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tiny random-weight Qwen2 checkpoint (models/tiny.py), built once per session."""
+    from models.tiny import build_tiny_checkpoint
+
+    return str(build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint")))
