@@ -81,10 +81,11 @@ def _write_checkpoint(folder: Path, seed: int) -> None:
     eos_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     pad_id = tokenizer.convert_tokens_to_ids("<|endoftext|>")
     config = Qwen2Config(
-        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096, tie_word_embeddings=False,
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=2,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096, tie_word_embeddings=False,
         eos_token_id=eos_id, pad_token_id=pad_id, bos_token_id=None,
     )
+    # head_dim 64: the smallest that every vLLM attention backend (FlashAttention 2/3, FlashInfer) accepts.
     torch.manual_seed(seed)
     model = Qwen2ForCausalLM(config).eval()
     # Random weights favour lone bytes that decode to broken UTF-8 and control characters. Zeroing the output
