@@ -16,21 +16,10 @@ import httpx
 
 from models.engine import Engine, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
-from models.retry import SERVER_ERROR, UNREACHABLE, Resilience, RetryPolicy
-from router.errors import (
-    AuthenticationFailed,
-    ContextTooLong,
-    RateLimited,
-    RouterError,
-    TierUnavailable,
-    UpstreamError,
-    UpstreamRejected,
-    UpstreamTimeout,
-)
+from models.retry import UNREACHABLE, Resilience, RetryPolicy
+from models.upstream_errors import error_for_status, retry_after_seconds
+from router.errors import RouterError, TierUnavailable, UpstreamError, UpstreamTimeout
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
-
-_CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long")
-
 
 class OpenAICompatibleEngine(Engine):
     def __init__(
@@ -95,7 +84,7 @@ class OpenAICompatibleEngine(Engine):
         started = time.perf_counter()
         with self._translate():
             response = await self._client.post("/chat/completions", json=self._body(request, max_tokens, temperature, False))
-            _raise_for_status(response)
+            _raise_for_status(response, self.provider)
             payload = _json(response)
         try:
             choice = payload["choices"][0]
@@ -126,7 +115,7 @@ class OpenAICompatibleEngine(Engine):
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    _raise_for_status(response)
+                    _raise_for_status(response, self.provider)
                 async for line in response.aiter_lines():
                     event = _sse_data(line)
                     if event is None:
@@ -157,7 +146,7 @@ class OpenAICompatibleEngine(Engine):
         try:
             with self._translate():
                 response = await self._client.get("/models", timeout=2.0)
-                _raise_for_status(response)
+                _raise_for_status(response, self.provider)
         except RouterError as exc:
             return EngineHealth(False, exc.message)
         return EngineHealth(True)
@@ -187,24 +176,13 @@ def json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": str(schema.get("title") or "answer"), "schema": schema}}
 
 
-def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
+def _raise_for_status(response: httpx.Response, provider: str) -> None:
+    if response.status_code < 400:
         return
-    message = _error_message(response)
-    where = f"{response.request.method} {response.request.url}"
-    if status in (401, 403):
-        raise AuthenticationFailed(f"upstream refused the credentials ({status}) at {where}: {message}")
-    if status == 429:
-        raise RateLimited(f"upstream rate limit at {where}: {message}", retry_after=_retry_after(response))
-    if status == 404:
-        raise TierUnavailable(f"upstream has no such model or route ({where}): {message}", code="upstream_not_found")
-    if status in (400, 413, 422):
-        if any(marker in message.lower() for marker in _CONTEXT_MARKERS):
-            raise ContextTooLong(f"upstream says the context is too long: {message}")
-        raise UpstreamRejected(f"upstream rejected the request ({status}): {message}")
-    code = SERVER_ERROR if status >= 500 else None
-    raise UpstreamError(f"upstream failed with {status} at {where}: {message}", code=code)
+    raise error_for_status(
+        response.status_code, _error_message(response), provider=provider,
+        where=f"{response.request.method} {response.request.url}", retry_after=retry_after_seconds(response.headers),
+    )
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -219,21 +197,6 @@ def _error_message(response: httpx.Response) -> str:
         if isinstance(error, str):
             return error
     return str(payload)[:300]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:
