@@ -4,9 +4,12 @@
 ``--address``), deploys ``serve_config.yaml`` when the cluster has a GPU and
 ``serve_config.local.yaml`` when it has none, prints the base URL, and shuts down on Ctrl-C.
 ``tiered-router workspace ...`` administers workspaces, keys and budgets (router/workspace_cli.py).
+``tiered-router serve --demo`` builds the tiny random-weight checkpoint (``models/tiny.py``) and deploys
+``serve_config.demo.yaml`` on it: the whole chain, offline, with every answer marked as the demo model's.
 """
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -22,6 +25,8 @@ from router.workspace_cli import add_workspace_commands
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONFIG = "serve_config.yaml"
 LOCAL_CONFIG = "serve_config.local.yaml"
+DEMO_CONFIG = "serve_config.demo.yaml"
+DEMO_PLACEHOLDER = "${DEMO_CHECKPOINT}"
 DEPLOY_TIMEOUT_S = 600.0
 
 # Measured on 2 cores (see DESIGN.md): running user code and the router on the replica's
@@ -72,9 +77,37 @@ def load_serve_config(path: Path, *, host: str | None, port: int | None) -> Any:
     return config
 
 
+def default_demo_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tiered-router"
+
+
+def prepare_demo(cache_dir: Path, template: Path | None = None) -> Path:
+    """Build (or reuse) the tiny checkpoint and write the demo serve config pointing at it; return its path."""
+    from models.tiny import build_tiny_checkpoint
+
+    checkpoint = build_tiny_checkpoint(cache_dir)
+    template = template or find_config(DEMO_CONFIG)
+    text = template.read_text()
+    if DEMO_PLACEHOLDER not in text:
+        raise SystemExit(f"tiered-router: {template} does not mention {DEMO_PLACEHOLDER}; it is not a demo config")
+    target = cache_dir / "serve_config.demo.generated.yaml"
+    # json.dumps gives a double-quoted YAML scalar, whatever the path holds.
+    target.write_text(text.replace(DEMO_PLACEHOLDER, json.dumps(str(checkpoint))))
+    return target
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     for key, value in PERFORMANCE_ENV.items():
         os.environ.setdefault(key, value)
+    demo_config = None
+    if args.demo:
+        if args.config:
+            raise SystemExit("tiered-router: --demo deploys its own config; leave out --config")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the demo never needs the hub; replicas inherit this
+        cache = Path(args.demo_cache) if args.demo_cache else default_demo_cache()
+        print(f"tiered-router: DEMO: building the tiny random-weight checkpoint in {cache} (answers are noise)",
+              flush=True)
+        demo_config = prepare_demo(cache)
     import ray
     from ray import serve
     from ray.serve._private import api as serve_api
@@ -83,7 +116,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     ray.init(address=args.address, namespace="serve", include_dashboard=False, log_to_driver=args.verbose)
     has_gpu = ray.cluster_resources().get("GPU", 0) > 0
-    path = Path(args.config) if args.config else find_config(PRODUCTION_CONFIG if has_gpu else LOCAL_CONFIG)
+    if demo_config is not None:
+        path = demo_config
+    else:
+        path = Path(args.config) if args.config else find_config(PRODUCTION_CONFIG if has_gpu else LOCAL_CONFIG)
     config = load_serve_config(path, host=args.host, port=args.port)
     host, port = config.http_options.host, config.http_options.port
     print(f"tiered-router: cluster has {'a GPU' if has_gpu else 'no GPU'}; deploying {path}", flush=True)
@@ -151,7 +187,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"tiered-router: no such input file: {source}", file=sys.stderr)
         return 2
-    classifier = load_classifier("learned")
+    classifier = load_classifier("learned", thresholds=config.thresholds)
     if classifier is None:
         print("tiered-router: no learned classifier is installed; every prompt starts at its lowest tier",
               file=sys.stderr)
@@ -171,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve_p.add_argument("--host", help="HTTP host (default: the config's)")
     serve_p.add_argument("--address", default=None, help="an existing Ray cluster to join (default: start one)")
     serve_p.add_argument("--verbose", action="store_true", help="show Ray's worker logs")
+    serve_p.add_argument("--demo", action="store_true",
+                         help="run offline on a tiny random-weight checkpoint built on the spot (answers are noise)")
+    serve_p.add_argument("--demo-cache", help="where --demo keeps its checkpoint (default ~/.cache/tiered-router)")
     serve_p.set_defaults(func=cmd_serve)
     route_p = sub.add_parser("route", help="routing decisions for a JSONL file of prompts, offline")
     route_p.add_argument("--input", required=True, help='JSONL: {"id", "messages"} or {"id", "prompt"} per line')

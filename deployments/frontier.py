@@ -1,11 +1,15 @@
-"""Tier 3: the frontier pool. Tries providers in the configured strategy's order, falling back on failure."""
+"""Tier 3: the frontier pool. Tries providers in the configured strategy's order, falling back on failure.
+
+Providers are built by ``models.factory`` (OpenAI-compatible HTTP, the OpenAI and Anthropic SDKs, or a local
+model); a provider with weights to load loads them in the background like a model tier does.
+"""
 
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from deployments.health_cache import HealthCache
+from deployments.engine_slot import EngineSlot
 from models.engine import Engine
 from models.factory import build_engine
 from router.config import ProviderConfig, RouterConfig, TierSettings, parse_config
@@ -23,9 +27,7 @@ _FALL_THROUGH = (TierUnavailable, UpstreamError, RateLimited)
 @dataclass
 class _Member:
     config: ProviderConfig
-    engine: Engine | None
-    problem: str
-    health: HealthCache
+    slot: EngineSlot
 
 
 class FrontierPoolServer:
@@ -43,24 +45,25 @@ class FrontierPoolServer:
         old = self._members
         self._apply(config)
         for member in old:
-            if member.engine is not None:
-                await member.engine.close()
+            await member.slot.close()
 
     def _apply(self, config: RouterConfig) -> None:
         self._config, self._settings = config, config.tiers.frontier
         members = []
         for provider in strategy_for(config.frontier.strategy).order(config.frontier.providers):
             index = config.frontier.providers.index(provider)
+            name = f"frontier provider {provider.name}"
             try:
-                engine: Engine | None = build_engine(
+                engine: Engine = build_engine(
                     provider, provider=provider.name, config_path=f"frontier.providers[{index}]",
                     timeout_s=self._settings.timeout_s,
                 )
-                problem = ""
+                slot = EngineSlot(engine, name=name)
             except RouterError as exc:
-                engine, problem = None, exc.message
-                log.warning("frontier provider %s unavailable: %s", provider.name, problem)
-            members.append(_Member(provider, engine, problem, HealthCache()))
+                slot = EngineSlot(None, exc.message, name=name)
+                log.warning("frontier provider %s unavailable: %s", provider.name, exc.message)
+            slot.ensure_started()
+            members.append(_Member(provider, slot))
         self._members = members
 
     def _limits(self, request: GenerationRequest) -> dict[str, Any]:
@@ -82,26 +85,20 @@ class FrontierPoolServer:
     async def generate(self, request: GenerationRequest) -> Generation:
         failures: list[str] = []
         for member in self._members:
-            if member.engine is None:
-                failures.append(f"{member.config.name}: {member.problem}")
-                continue
             try:
-                return await member.engine.generate(request, **self._limits(request))
+                return await member.slot.ready().generate(request, **self._limits(request))
             except _FALL_THROUGH as exc:
                 failures.append(f"{member.config.name}: {exc.message}")
                 if isinstance(exc, TierUnavailable):
-                    member.health.mark_down(exc.message)
+                    member.slot.health.mark_down(exc.message)
         raise self._no_providers(failures)
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
         failures: list[str] = []
         for member in self._members:
-            if member.engine is None:
-                failures.append(f"{member.config.name}: {member.problem}")
-                continue
             started = False
             try:
-                async for delta in member.engine.stream(request, **self._limits(request)):
+                async for delta in member.slot.ready().stream(request, **self._limits(request)):
                     started = True
                     yield delta
                 return
@@ -110,18 +107,15 @@ class FrontierPoolServer:
                     raise  # part of an answer has gone out: another provider cannot continue it
                 failures.append(f"{member.config.name}: {exc.message}")
                 if isinstance(exc, TierUnavailable):
-                    member.health.mark_down(exc.message)
+                    member.slot.health.mark_down(exc.message)
         raise self._no_providers(failures)
 
     async def status(self) -> TierStatus:
         providers = []
         first_available: _Member | None = None
         for member in self._members:
-            if member.engine is None:
-                available, reason = False, member.problem
-            else:
-                health = await member.health.get(member.engine)
-                available, reason = health.available, health.reason
+            health = await member.slot.check()
+            available, reason = health.available, health.reason
             if available and first_available is None:
                 first_available = member
             providers.append({"name": member.config.name, "available": available, "reason": reason,

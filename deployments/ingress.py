@@ -136,7 +136,7 @@ class RouterIngress:
             number: tier_endpoint(number, handle, timeouts[number]) for number, handle in self._handles.items()
         }
         commands = CommandExecutor(config, status=self.health, call=call_serve_target, http=post_command)
-        return Dispatcher(config, commands, tiers, classifier=load_classifier("learned"), local_admission=False)
+        return Dispatcher(config, commands, tiers, classifier=load_classifier("learned", thresholds=config.thresholds), local_admission=False)
 
     # ---- operations shared by HTTP and handle callers -------------------------------------------
 

@@ -2,25 +2,32 @@
 
 An ``Engine`` talks to one model. It knows nothing of tiers or routing.
 
+- ``start()`` loads what the engine needs before it can answer (model weights); engines that only
+  talk to a server do nothing here. It raises ``TierUnavailable`` with the reason when the model
+  cannot be loaded (wrong path, offline, not enough memory). It may take minutes; callers run it
+  in the background and report the engine unavailable until it returns.
 - ``generate(request, *, max_tokens, temperature)`` returns a ``Generation``: the answer text, the
-  model's reasoning kept apart (never in ``text``), token usage, finish reason, model, provider
-  and latency in seconds.
+  model's reasoning kept apart (never in ``text``), token usage (prompt tokens, completion tokens,
+  and of the prompt tokens those read from and written to a prompt cache where the backend reports
+  them), finish reason, model, provider and latency in seconds.
 - ``stream(request, *, max_tokens, temperature)`` yields ``StreamDelta`` objects with answer text
-  (and reasoning text apart); the last delta carries ``usage`` and ``finish_reason``.
+  (and reasoning text apart); exactly the last delta carries ``usage`` and ``finish_reason``.
+  Closing the iterator early (the caller went away) stops the generation in the backend.
 - ``health()`` returns ``EngineHealth``; it never raises.
 - ``close()`` releases connections and model memory.
+- ``counters`` holds the running totals of calls and tokens since the engine was built.
 
-``generate`` and ``stream`` raise only ``router.errors`` types, translated at one point per backend:
-``RateLimited`` (with ``retry_after``), ``UpstreamTimeout``, ``AuthenticationFailed``,
+``start``, ``generate`` and ``stream`` raise only ``router.errors`` types, translated at one point per
+backend: ``RateLimited`` (with ``retry_after``), ``UpstreamTimeout``, ``AuthenticationFailed``,
 ``UpstreamRejected`` (the model refused our request), ``ContextTooLong``, ``TierUnavailable``
 (cannot reach or load the model) and ``UpstreamError`` (anything else that went wrong upstream).
 """
 
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from router.generation import Generation, GenerationRequest, StreamDelta
+from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 
 @dataclass(frozen=True)
@@ -29,9 +36,36 @@ class EngineHealth:
     reason: str = ""
 
 
+@dataclass
+class TokenCounters:
+    """Running totals for one engine: what it has cost so far, and how often it failed or retried."""
+
+    calls: int = 0
+    failures: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    def record(self, usage: Usage) -> None:
+        self.calls += 1
+        self.prompt_tokens += usage.prompt_tokens
+        self.completion_tokens += usage.completion_tokens
+        self.cached_prompt_tokens += usage.cached_prompt_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
 class Engine(ABC):
     provider: str
     model: str
+    counters: TokenCounters
+
+    async def start(self) -> None:
+        return None
 
     @abstractmethod
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation: ...

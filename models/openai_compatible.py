@@ -1,33 +1,25 @@
 """An OpenAI-compatible chat-completions server over HTTP (Ollama, a vLLM server, llama.cpp, the DGX Spark).
 
 httpx's errors and the server's error statuses are translated into ``router.errors`` in exactly
-one place, ``_translate``; every other function lets them pass through it.
+one place, ``_translate``; every other function lets them pass through it. Retries, the per-call
+timeout and pacing come from ``models.retry``, around each single attempt.
 """
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from models.engine import Engine, EngineHealth
+from models.engine import Engine, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
-from router.errors import (
-    AuthenticationFailed,
-    ContextTooLong,
-    RateLimited,
-    RouterError,
-    TierUnavailable,
-    UpstreamError,
-    UpstreamRejected,
-    UpstreamTimeout,
-)
+from models.retry import UNREACHABLE, Resilience, RetryPolicy
+from models.upstream_errors import error_for_status, retry_after_seconds
+from router.errors import RouterError, TierUnavailable, UpstreamError, UpstreamTimeout
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
-
-_CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long")
-
 
 class OpenAICompatibleEngine(Engine):
     def __init__(
@@ -38,12 +30,20 @@ class OpenAICompatibleEngine(Engine):
         provider: str,
         api_key: str | None = None,
         timeout_s: float = 30.0,
+        max_retries: int = 2,
+        min_interval_s: float = 0.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.provider = provider
         self.timeout_s = timeout_s
+        self.counters = TokenCounters()
+        self._resilience = Resilience(
+            RetryPolicy(timeout_s=timeout_s, max_retries=max_retries, min_interval_s=min_interval_s),
+            self.counters, name=provider, sleep=sleep,
+        )
         headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
         self._client = httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=httpx.Timeout(timeout_s, connect=min(5.0, timeout_s)),
@@ -60,15 +60,31 @@ class OpenAICompatibleEngine(Engine):
         }
         if request.stop:
             body["stop"] = request.stop
+        if request.json_schema is not None:
+            body["response_format"] = json_schema_format(request.json_schema)
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
 
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
         started = time.perf_counter()
+        generation = await self._resilience.call(lambda: self._generate_once(request, max_tokens, temperature))
+        self.counters.record(generation.usage)
+        return generation.model_copy(update={"latency_s": time.perf_counter() - started})
+
+    async def stream(
+        self, request: GenerationRequest, *, max_tokens: int, temperature: float
+    ) -> AsyncIterator[StreamDelta]:
+        async for delta in self._resilience.stream(lambda: self._stream_once(request, max_tokens, temperature)):
+            if delta.usage is not None:
+                self.counters.record(delta.usage)
+            yield delta
+
+    async def _generate_once(self, request: GenerationRequest, max_tokens: int, temperature: float) -> Generation:
+        started = time.perf_counter()
         with self._translate():
             response = await self._client.post("/chat/completions", json=self._body(request, max_tokens, temperature, False))
-            _raise_for_status(response)
+            _raise_for_status(response, self.provider)
             payload = _json(response)
         try:
             choice = payload["choices"][0]
@@ -85,8 +101,8 @@ class OpenAICompatibleEngine(Engine):
             model=payload.get("model") or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
         )
 
-    async def stream(
-        self, request: GenerationRequest, *, max_tokens: int, temperature: float
+    async def _stream_once(
+        self, request: GenerationRequest, max_tokens: int, temperature: float
     ) -> AsyncIterator[StreamDelta]:
         splitter = ReasoningStreamSplitter()
         usage = Usage()
@@ -99,7 +115,7 @@ class OpenAICompatibleEngine(Engine):
             ) as response:
                 if response.status_code >= 400:
                     await response.aread()
-                    _raise_for_status(response)
+                    _raise_for_status(response, self.provider)
                 async for line in response.aiter_lines():
                     event = _sse_data(line)
                     if event is None:
@@ -130,7 +146,7 @@ class OpenAICompatibleEngine(Engine):
         try:
             with self._translate():
                 response = await self._client.get("/models", timeout=2.0)
-                _raise_for_status(response)
+                _raise_for_status(response, self.provider)
         except RouterError as exc:
             return EngineHealth(False, exc.message)
         return EngineHealth(True)
@@ -149,29 +165,24 @@ class OpenAICompatibleEngine(Engine):
             raise UpstreamTimeout(f"{self.provider}: no answer from {self.base_url} in time ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
             raise TierUnavailable(
-                f"{self.provider}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})", code="upstream_unreachable"
+                f"{self.provider}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})", code=UNREACHABLE
             ) from exc
         except httpx.HTTPError as exc:
             raise UpstreamError(f"{self.provider}: HTTP error talking to {self.base_url}: {exc}") from exc
 
 
-def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
+def json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's ``response_format`` for a JSON schema; vLLM's server and Ollama accept it too."""
+    return {"type": "json_schema", "json_schema": {"name": str(schema.get("title") or "answer"), "schema": schema}}
+
+
+def _raise_for_status(response: httpx.Response, provider: str) -> None:
+    if response.status_code < 400:
         return
-    message = _error_message(response)
-    where = f"{response.request.method} {response.request.url}"
-    if status in (401, 403):
-        raise AuthenticationFailed(f"upstream refused the credentials ({status}) at {where}: {message}")
-    if status == 429:
-        raise RateLimited(f"upstream rate limit at {where}: {message}", retry_after=_retry_after(response))
-    if status == 404:
-        raise TierUnavailable(f"upstream has no such model or route ({where}): {message}", code="upstream_not_found")
-    if status in (400, 413, 422):
-        if any(marker in message.lower() for marker in _CONTEXT_MARKERS):
-            raise ContextTooLong(f"upstream says the context is too long: {message}")
-        raise UpstreamRejected(f"upstream rejected the request ({status}): {message}")
-    raise UpstreamError(f"upstream failed with {status} at {where}: {message}")
+    raise error_for_status(
+        response.status_code, _error_message(response), provider=provider,
+        where=f"{response.request.method} {response.request.url}", retry_after=retry_after_seconds(response.headers),
+    )
 
 
 def _error_message(response: httpx.Response) -> str:
@@ -186,21 +197,6 @@ def _error_message(response: httpx.Response) -> str:
         if isinstance(error, str):
             return error
     return str(payload)[:300]
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

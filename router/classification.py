@@ -6,7 +6,7 @@ with no side effects at import (the registry is filled by ``register``).
 """
 
 from abc import ABC, abstractmethod
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -50,8 +50,9 @@ def register(cls: type[Classifier]) -> type[Classifier]:
     return cls
 
 
-def load_classifier(name: str) -> Classifier | None:
-    """The named classifier, importing its module on first use; None when it is not installed."""
+def load_classifier(name: str, **options: Any) -> Classifier | None:
+    """The named classifier built with ``options``, importing its module on first use; None when it
+    is not installed."""
     if name not in CLASSIFIERS:
         import importlib
 
@@ -60,4 +61,4 @@ def load_classifier(name: str) -> Classifier | None:
         except ModuleNotFoundError:
             return None
     cls = CLASSIFIERS.get(name)
-    return cls() if cls is not None else None
+    return cls(**options) if cls is not None else None

@@ -57,7 +57,39 @@ class TierSettings(_Strict):
         return self
 
 
-class ModelTierConfig(TierSettings):
+class EngineOptions(_Strict):
+    """How an engine reaches or loads its model; each field matters only to the engines it names."""
+
+    max_retries: int = Field(
+        default=2, ge=0, le=10,
+        description="retries after a 429, a 5xx or a refused connection (HTTP/SDK engines), with jittered backoff "
+                    "that honours Retry-After",
+    )
+    min_interval_s: float = Field(
+        default=0.0, ge=0.0, description="least time between two calls to the upstream (HTTP/SDK engines); 0: none"
+    )
+    model_path: str | None = Field(
+        default=None,
+        description="vllm/transformers: a local checkpoint directory (or hub id) to load; default: `model`",
+    )
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto", description="transformers: where the weights go; auto: cuda when present, else cpu"
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.9, gt=0.0, le=1.0,
+        description="vllm: share of the GPU's memory this engine may take; replicas sharing a GPU split it",
+    )
+    max_num_seqs: int | None = Field(
+        default=None, gt=0, description="vllm: sequences batched at once; default: the tier's concurrency"
+    )
+    enable_prefix_caching: bool = Field(default=True, description="vllm: reuse the KV cache of shared prefixes")
+    tensor_parallel_size: int = Field(default=1, gt=0, description="vllm: GPUs one model is split across")
+    quantization: str | None = Field(
+        default=None, description="vllm: quantization method (e.g. awq, gptq, fp8); default: the checkpoint's own"
+    )
+
+
+class ModelTierConfig(TierSettings, EngineOptions):
     """A tier served by one model (Tiers 1 and 2)."""
 
     model: str = Field(min_length=1)
@@ -96,7 +128,7 @@ class Capability(str, Enum):
     vision = "vision"
 
 
-class ProviderConfig(_Strict):
+class ProviderConfig(EngineOptions):
     """One member of the Tier 3 frontier pool."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")

@@ -28,9 +28,14 @@ class GenerationRequest(BaseModel):
 
 
 class Usage(BaseModel):
+    """Token counts of one call. ``prompt_tokens`` is every prompt token, cached ones included;
+    ``cached_prompt_tokens`` of them were read from a prompt cache, ``cache_write_tokens`` were
+    written to one (Anthropic bills those apart)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -41,6 +46,7 @@ class Usage(BaseModel):
             prompt_tokens=self.prompt_tokens + other.prompt_tokens,
             completion_tokens=self.completion_tokens + other.completion_tokens,
             cached_prompt_tokens=self.cached_prompt_tokens + other.cached_prompt_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
         )
 
 

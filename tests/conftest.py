@@ -5,6 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.anthropic_upstream import AnthropicUpstream
 from tests.fakes.openai_upstream import FakeUpstream, free_port
 
 
@@ -64,3 +65,18 @@ def db(db_url):
     database = Database(db_url)
     yield database
     database.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The tiny random-weight Qwen2 checkpoint (models/tiny.py), built once per session."""
+    from models.tiny import build_tiny_checkpoint
+
+    return str(build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-checkpoint")))
+
+
+@pytest.fixture
+def anthropic_upstream() -> Iterator[AnthropicUpstream]:
+    server = AnthropicUpstream(name="anthropic").start()
+    yield server
+    server.stop()

@@ -19,7 +19,7 @@ def body(text: str, **extra) -> dict:
 
 def test_a_request_escalates_from_an_unreachable_micro_to_light_through_handles(upstream):
     handle = run_local(router_config(micro_url=DEAD_URL, light_url=upstream.base_url))
-    result = handle.generate.remote(body("what is ray serve?")).result()
+    result = handle.generate.remote(body("what is ray serve?", router={"preferred_tier": 1})).result()
     assert result["choices"][0]["message"]["content"] == "[upstream] echo: what is ray serve?"
     decision = result["router"]
     assert decision["tier"] == 2
@@ -46,7 +46,8 @@ def test_the_frontier_pool_falls_back_to_the_next_provider(upstream):
 
 def test_streaming_through_the_handle_yields_openai_chunks(upstream):
     handle = run_local(router_config(micro_url=upstream.base_url))
-    chunks = list(handle.options(stream=True).generate_stream.remote(body("stream me", stream=True)))
+    chunks = list(handle.options(stream=True).generate_stream.remote(
+        body("stream me", stream=True, router={"preferred_tier": 1})))
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
     assert text == "[upstream] echo: stream me"
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
@@ -87,7 +88,7 @@ def test_through_serve_a_slow_tier_times_out_and_escalates(upstream, second_upst
     upstream.mode = "slow:3"
     handle = run_local(router_config(micro_url=upstream.base_url, light_url=second_upstream.base_url,
                                      micro_timeout_s=0.3))
-    result = handle.generate.remote(body("quick one", model="router", router={"max_tier": 2})).result()
+    result = handle.generate.remote(body("quick one", router={"preferred_tier": 1, "max_tier": 2})).result()
     assert result["router"]["tier"] == 2
     reason = result["router"]["escalations"][0]["reason"]
     # Either the dispatcher's clock or the engine's HTTP timeout may fire first; both are the tier timing out.

@@ -42,7 +42,8 @@ def client(router_url):
 
 def test_a_chat_request_escalates_past_an_unreachable_tier_and_says_so(client):
     raw = client.chat.completions.with_raw_response.create(
-        model="router", messages=[{"role": "user", "content": "explain ray serve"}])
+        model="router", messages=[{"role": "user", "content": "explain ray serve"}],
+        extra_body={"router": {"preferred_tier": 1}})
     completion = raw.parse()
     assert completion.choices[0].message.content == "[light] echo: explain ray serve"  # assessment cut out
     assert completion.usage.total_tokens > 0
@@ -72,8 +73,10 @@ def test_a_tier_0_command_over_http_calls_no_model(client, light_upstream):
 
 
 def test_route_models_and_healthz(router_url):
-    decision = httpx.post(f"{router_url}/v1/route", json={"messages": [{"role": "user", "content": "hi"}]}).json()
+    decision = httpx.post(f"{router_url}/v1/route", json={"messages": [{"role": "user", "content": "hi"}],
+                                                          "router": {"preferred_tier": 1}}).json()
     assert decision["tier"] == 2 and "unavailable" in decision["escalations"][0]["reason"]
+    assert decision["classifier"] == "learned" and 0.0 <= decision["routing_score"] <= 1.0
     models = httpx.get(f"{router_url}/v1/models").json()
     assert {"router", "tier-1", "tier-2", "tier-3"} <= {m["id"] for m in models["data"]}
     health = httpx.get(f"{router_url}/healthz")

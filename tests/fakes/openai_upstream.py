@@ -3,7 +3,8 @@
 It answers with a deterministic echo of the last user message, so a test can tell which upstream
 answered what, followed by a good self-assessment block when the system prompt asks for one. Behaviour is switched per server with ``FakeUpstream.mode``:
 ``ok`` | ``think`` (a DeepSeek-R1 style ``<think>`` block first) | ``status:<code>`` (an error
-status with an OpenAI error body; 429 adds ``Retry-After: 2``) | ``slow:<seconds>`` | ``malformed``.
+status with an OpenAI error body; 429 adds ``Retry-After: 2``) | ``slow:<seconds>`` | ``malformed`` |
+``fail_then_ok:<code>`` (that status once, then ``ok``).
 ``tests/unit/test_fake_upstream.py`` checks it against the official ``openai`` client.
 """
 
@@ -48,10 +49,7 @@ class FakeUpstream:
 
     def start(self) -> "FakeUpstream":
         self.port = free_port()
-        app = Starlette(routes=[
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-            Route("/v1/models", self._models, methods=["GET"]),
-        ])
+        app = Starlette(routes=self._routes())
         config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -62,6 +60,12 @@ class FakeUpstream:
                 raise RuntimeError("fake upstream did not start")
             time.sleep(0.01)
         return self
+
+    def _routes(self) -> list[Route]:
+        return [
+            Route("/v1/chat/completions", self._chat, methods=["POST"]),
+            Route("/v1/models", self._models, methods=["GET"]),
+        ]
 
     def stop(self) -> None:
         if self._server is not None:
@@ -77,6 +81,9 @@ class FakeUpstream:
         body = await request.json()
         self.requests.append(body)
         mode = self.mode
+        if mode.startswith("fail_then_ok:"):  # one failure, then healthy again: what a retry should ride out
+            self.mode = "ok"
+            mode = "status:" + mode.split(":", 1)[1]
         if mode.startswith("status:"):
             code = int(mode.split(":", 1)[1])
             headers = {"retry-after": "2"} if code == 429 else {}

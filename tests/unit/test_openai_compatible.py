@@ -21,7 +21,8 @@ REQUEST = GenerationRequest(request_id="r1", messages=[Message(role="user", cont
 
 
 def engine_for(url: str, timeout_s: float = 5.0) -> OpenAICompatibleEngine:
-    return OpenAICompatibleEngine(base_url=url, model="deepseek-r1:1.5b", provider="local", timeout_s=timeout_s)
+    return OpenAICompatibleEngine(base_url=url, model="deepseek-r1:1.5b", provider="local", timeout_s=timeout_s,
+                                  max_retries=0)
 
 
 async def test_generate_returns_the_answer_usage_and_sends_the_tier_limits(upstream):

@@ -1,0 +1,198 @@
+"""A Hugging Face checkpoint run in-process with ``transformers`` (CPU, or CUDA when present).
+
+Loading and generation are blocking torch work, so both run in a worker thread; the event loop only
+awaits them. Streaming uses ``TextIteratorStreamer``'s incremental detokenisation, delivered onto the
+loop. One generation runs at a time per engine: on a CPU two at once only halve each other's speed.
+Leaving a stream early sets a stop flag the model checks after every token.
+
+Library errors become ``router.errors`` at one point, ``_translate``.
+"""
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from models.engine import Engine, EngineHealth, TokenCounters
+from models.reasoning import ReasoningStreamSplitter, split_reasoning
+from router.errors import ContextTooLong, RouterError, TierUnavailable, UpstreamError
+from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+
+_END = object()
+
+
+class TransformersEngine(Engine):
+    def __init__(
+        self, *, model: str, provider: str, model_path: str | None = None, device: str = "auto",
+        context_length: int = 4096,
+    ) -> None:
+        self.model = model
+        self.provider = provider
+        self.source = model_path or model
+        self.device_setting = device
+        self.context_length = context_length
+        self.counters = TokenCounters()
+        self._tokenizer: Any = None
+        self._model: Any = None
+        self._device = "cpu"
+        self._problem = "model not loaded yet"
+        self._one_at_a_time = asyncio.Semaphore(1)
+
+    async def start(self) -> None:
+        with self._translate(loading=True):
+            await asyncio.to_thread(self._load)
+        self._problem = ""
+
+    def _load(self) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = self.device_setting
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and not torch.cuda.is_available():
+            raise TierUnavailable(f"{self.provider}: device cuda is configured but no CUDA device is visible",
+                                  code="model_load_failed")
+        # A local directory never needs the hub; saying so turns "offline" into a fast, clear error.
+        local = Path(self.source).is_dir()
+        tokenizer = AutoTokenizer.from_pretrained(self.source, local_files_only=local)
+        dtype = torch.float32 if device == "cpu" else "auto"
+        model = AutoModelForCausalLM.from_pretrained(self.source, dtype=dtype, local_files_only=local)
+        self._tokenizer, self._model, self._device = tokenizer, model.to(device).eval(), device
+
+    async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
+        started = time.perf_counter()
+        prompt_ids, max_new = self._prepare(request, max_tokens)
+        async with self._one_at_a_time:
+            with self._translate():
+                new_ids = await asyncio.to_thread(self._run, prompt_ids, max_new, temperature, request.stop, None, None)
+        text = _cut_at_stop(self._tokenizer.decode(new_ids, skip_special_tokens=True), request.stop)
+        usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=len(new_ids))
+        self.counters.record(usage)
+        answer, reasoning = split_reasoning(text)
+        return Generation(
+            text=answer, reasoning=reasoning, usage=usage, finish_reason=self._finish_reason(new_ids, max_new),
+            model=self.model, provider=self.provider, latency_s=time.perf_counter() - started,
+        )
+
+    async def stream(
+        self, request: GenerationRequest, *, max_tokens: int, temperature: float
+    ) -> AsyncIterator[StreamDelta]:
+        prompt_ids, max_new = self._prepare(request, max_tokens)
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[Any] = asyncio.Queue()
+        stop = threading.Event()
+        streamer = _loop_streamer(self._tokenizer, loop, pieces)
+        splitter = ReasoningStreamSplitter()
+        await self._one_at_a_time.acquire()
+        work = asyncio.ensure_future(asyncio.to_thread(
+            self._run, prompt_ids, max_new, temperature, request.stop, streamer, stop))
+        # The semaphore is held until the thread has really finished, even when the caller left early.
+        work.add_done_callback(lambda _: self._one_at_a_time.release())
+        work.add_done_callback(lambda _: pieces.put_nowait(_END))
+        try:
+            while (piece := await pieces.get()) is not _END:
+                answer, reasoning = splitter.feed(piece)
+                if answer or reasoning:
+                    yield StreamDelta(text=answer, reasoning=reasoning, model=self.model, provider=self.provider)
+            with self._translate():
+                new_ids = await work
+        finally:
+            stop.set()  # the caller went away or something failed: stop generating
+        usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=len(new_ids))
+        self.counters.record(usage)
+        answer, reasoning = splitter.flush()
+        yield StreamDelta(text=answer, reasoning=reasoning, usage=usage,
+                          finish_reason=self._finish_reason(new_ids, max_new), model=self.model, provider=self.provider)
+
+    async def health(self) -> EngineHealth:
+        if self._model is None:
+            return EngineHealth(False, f"{self.provider}: {self._problem}")
+        return EngineHealth(True)
+
+    async def close(self) -> None:
+        self._model = self._tokenizer = None
+        self._problem = "engine closed"
+
+    def _prepare(self, request: GenerationRequest, max_tokens: int) -> tuple[list[int], int]:
+        if self._model is None:
+            raise TierUnavailable(f"{self.provider}: {self._problem}", code="model_not_loaded")
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        with self._translate():
+            text = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            prompt_ids = self._tokenizer.encode(text, add_special_tokens=False)
+        room = self.context_length - len(prompt_ids)
+        if room <= 0:
+            raise ContextTooLong(
+                f"{self.provider}: the prompt is {len(prompt_ids)} tokens; the context holds {self.context_length}")
+        return prompt_ids, min(max_tokens, room)
+
+    def _run(self, prompt_ids: list[int], max_new: int, temperature: float, stop_strings: list[str],
+             streamer: Any, stop: threading.Event | None) -> list[int]:
+        """Blocking: generate in this (worker) thread and return the new token ids."""
+        import torch
+        from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+
+        class _Stopped(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                return torch.full((input_ids.shape[0],), stop is not None and stop.is_set(), dtype=torch.bool,
+                                  device=input_ids.device)
+
+        config = GenerationConfig(
+            max_new_tokens=max_new, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
+            eos_token_id=self._model.generation_config.eos_token_id,
+            pad_token_id=self._model.generation_config.pad_token_id, stop_strings=stop_strings or None,
+        )
+        inputs = torch.tensor([prompt_ids], device=self._device)
+        with torch.inference_mode():
+            output = self._model.generate(
+                inputs, attention_mask=torch.ones_like(inputs), generation_config=config, streamer=streamer,
+                stopping_criteria=StoppingCriteriaList([_Stopped()]), tokenizer=self._tokenizer,
+            )
+        return output[0][len(prompt_ids):].tolist()
+
+    def _finish_reason(self, new_ids: list[int], max_new: int) -> str:
+        eos = self._model.generation_config.eos_token_id if self._model is not None else None
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        return "length" if len(new_ids) >= max_new and not (new_ids and new_ids[-1] in eos_ids) else "stop"
+
+    @contextmanager
+    def _translate(self, *, loading: bool = False) -> Iterator[None]:
+        """The single point where torch/transformers errors become router errors."""
+        try:
+            yield
+        except RouterError as exc:
+            if loading:
+                self._problem = exc.message
+            raise
+        except Exception as exc:  # noqa: BLE001 - everything from the library lands in our tree here
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            out_of_memory = "OutOfMemoryError" in type(exc).__name__ or "out of memory" in str(exc).lower()
+            if loading:
+                self._problem = f"cannot load {self.source}: {reason}"
+                raise TierUnavailable(f"{self.provider}: {self._problem}", code="model_load_failed") from exc
+            if out_of_memory:
+                raise TierUnavailable(f"{self.provider}: out of memory while generating: {reason}",
+                                      code="out_of_memory") from exc
+            raise UpstreamError(f"{self.provider}: generation failed: {reason}") from exc
+
+
+def _loop_streamer(tokenizer: Any, loop: asyncio.AbstractEventLoop, queue: "asyncio.Queue[Any]") -> Any:
+    """A ``TextIteratorStreamer`` whose finished text pieces land on the event loop's queue."""
+    from transformers import TextIteratorStreamer
+
+    class LoopStreamer(TextIteratorStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            if text:
+                loop.call_soon_threadsafe(queue.put_nowait, text)
+
+    return LoopStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
+def _cut_at_stop(text: str, stops: list[str]) -> str:
+    """OpenAI semantics: the stop string ends the answer and is not part of it."""
+    cuts = [text.find(s) for s in stops if s and s in text]
+    return text[: min(cuts)] if cuts else text

@@ -1,0 +1,73 @@
+"""What an upstream's HTTP error status means in our error tree, shared by the HTTP and SDK engines.
+
+Each engine still has its own single translation point for its library's exceptions; when that point
+holds an error status, it asks ``error_for_status`` so every backend maps a status the same way.
+Transient failures get a code from ``models.retry`` so the retry layer knows to try again.
+"""
+
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+from models.retry import OVERLOADED, SERVER_ERROR
+from router.errors import (
+    AuthenticationFailed,
+    ContextTooLong,
+    RateLimited,
+    RouterError,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
+
+CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long",
+                   "context window")
+
+
+def error_for_status(
+    status: int, message: str, *, provider: str, where: str, retry_after: float | None = None
+) -> RouterError:
+    said = f"{provider}: {where} answered {status}: {message}"
+    if status in (401, 403):
+        return AuthenticationFailed(f"{provider}: the upstream refused the credentials ({status}) at {where}: {message}")
+    if status == 402:
+        return TierUnavailable(said, code="upstream_payment_required")
+    if status == 404:
+        return TierUnavailable(f"{provider}: the upstream has no such model or route ({where}): {message}",
+                               code="upstream_not_found")
+    if status == 429:
+        return RateLimited(f"{provider}: rate limited at {where}: {message}", retry_after=retry_after)
+    if status == 413:
+        return ContextTooLong(f"{provider}: the request is too large for {where}: {message}")
+    if 400 <= status < 500 and status not in (408, 409, 499):
+        if any(marker in message.lower() for marker in CONTEXT_MARKERS):
+            return ContextTooLong(f"{provider}: the context is too long: {message}")
+        return UpstreamRejected(f"{provider}: the upstream rejected the request ({status}): {message}")
+    if status in (408, 504):
+        return UpstreamTimeout(said)
+    if status in (503, 529):
+        return UpstreamError(said, code=OVERLOADED)
+    if status >= 500 or status == 409:
+        return UpstreamError(said, code=SERVER_ERROR)
+    return UpstreamError(said)
+
+
+def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
+    """``Retry-After`` (seconds or an HTTP date), or ``retry-after-ms`` as OpenAI and Anthropic also send."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
