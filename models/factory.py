@@ -35,9 +35,12 @@ def resolve_kind(kind: EngineKind) -> EngineKind:
 
 def build_engine(
     config: ModelTierConfig | ProviderConfig, *, provider: str, config_path: str, timeout_s: float,
-    environ: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None, api_key: str | None = None,
 ) -> Engine:
-    """Raise ``TierUnavailable`` with what to configure when the engine cannot be built."""
+    """Raise ``TierUnavailable`` with what to configure when the engine cannot be built.
+
+    ``api_key`` (a workspace's own key) replaces the key the config names in the environment.
+    """
     environ = os.environ if environ is None else environ
     kind = resolve_kind(config.engine)
     retry = {"timeout_s": timeout_s, "max_retries": config.max_retries, "min_interval_s": config.min_interval_s}
@@ -53,10 +56,10 @@ def build_engine(
                 code="not_configured",
             )
         return OpenAICompatibleEngine(base_url=config.base_url, model=config.model, provider=provider,
-                                      api_key=_api_key(config, kind, config_path, environ, required=False), **retry)
+                                      api_key=_api_key(config, kind, config_path, environ, required=False, override=api_key), **retry)
 
     if kind in (EngineKind.anthropic, EngineKind.openai):
-        api_key = _api_key(config, kind, config_path, environ, required=True)
+        api_key = _api_key(config, kind, config_path, environ, required=True, override=api_key)
         if kind == EngineKind.anthropic:
             from models.anthropic_engine import AnthropicEngine
 
@@ -97,7 +100,9 @@ def build_engine(
 
 
 def _api_key(config: ModelTierConfig | ProviderConfig, kind: EngineKind, config_path: str,
-             environ: Mapping[str, str], *, required: bool) -> str | None:
+             environ: Mapping[str, str], *, required: bool, override: str | None = None) -> str | None:
+    if override is not None:
+        return override
     name = config.api_key_env or _DEFAULT_KEY_ENV.get(kind)
     if name is None:
         return None

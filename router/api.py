@@ -111,6 +111,7 @@ class RoutingDecision(BaseModel):
     classification: dict[str, Any] | None = None
     provider: str | None = None
     model: str | None = None
+    cost_usd: str | None = Field(default=None, description="what the answer cost in USD, where it was metered")
     command: str | None = None
     reasons: list[str] = Field(default_factory=list)
     escalations: list[Escalation] = Field(default_factory=list)

@@ -185,6 +185,9 @@ class FrontierConfig(_Strict):
                     "without their own cost_per_1k_* (hardware and power over its life)",
     )
     cooldown_s: float = Field(default=30.0, ge=0.0, description="rest after a 429 that gives no Retry-After")
+    health_check_interval_s: float = Field(
+        default=15.0, gt=0, description="how often the pool checks every provider (and the local GPU)"
+    )
     providers: list[ProviderConfig] = Field(default_factory=list)
 
     @field_validator("providers")
@@ -306,7 +309,7 @@ class AccessConfig(_Strict):
         "none: the local profile, where requests without a key run as the default 'local' workspace",
     )
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL or SQLite path; None: $TIERED_ROUTER_DB, else ./tiered-router.db"
+        default=None, description="SQLAlchemy URL or SQLite path; None: $TIERED_ROUTER_DB, else ~/.tiered-router/router.db"
     )
 
 

@@ -85,8 +85,13 @@ class FrontierLedger:
         self.caps = DailyCaps(db, clock)
 
     def plan(self, workspace: Workspace, messages: Sequence[Message], *, max_tokens: int,
-             requirements: Requirements = Requirements(), tokenizer: Tokenizer | None = None) -> FrontierPlan:
+             requirements: Requirements = Requirements(), tokenizer: Tokenizer | None = None,
+             min_completion_tokens: int = 1) -> FrontierPlan:
         """Providers to try in order, each with its estimate; those over the per-request cap are left out.
+
+        Each provider's completion budget is ``max_tokens`` clipped to what its context leaves after
+        the prompt; only ``min_completion_tokens`` (what the caller explicitly asked for) must fit. The
+        engine must be called with ``candidate.estimate.max_completion_tokens``: that is what is reserved.
 
         Raises ``BudgetExceeded`` (402, ``details.fallback == "lower_tier"``) when every
         qualified provider is over the cap: the caller may answer from a lower tier instead.
@@ -95,12 +100,13 @@ class FrontierLedger:
         requirements = requirements.model_copy(update={"preferred_providers": tuple(dict.fromkeys(preferred))})
         prompt_tokens = count_prompt_tokens(messages, tokenizer)
         requirements = requirements.model_copy(
-            update={"min_context": max(requirements.min_context, prompt_tokens + max_tokens)})
+            update={"min_context": max(requirements.min_context, prompt_tokens + min_completion_tokens)})
         selection = select_providers(self.frontier.providers, requirements, strategy_for(self.frontier.strategy),
                                      price=self.prices.blended_per_1k, unavailable=self.health.why_unavailable)
         prompt = prompt_text(messages)
         ceiling = max_prompt_tokens(messages, tokenizer)
-        estimates = [self.prices.estimate(p.name, prompt_tokens=prompt_tokens, max_completion_tokens=max_tokens,
+        estimates = [self.prices.estimate(p.name, prompt_tokens=prompt_tokens,
+                                          max_completion_tokens=max(1, min(max_tokens, p.max_context - prompt_tokens)),
                                           outlook=self.prefixes.outlook(workspace.id, p.name, prompt, prompt_tokens),
                                           prompt_tokens_ceiling=ceiling)
                      for p in selection.ordered]

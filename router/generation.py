@@ -3,6 +3,7 @@
 These cross deployment-handle boundaries, so they hold only picklable, JSON-able data.
 """
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -60,6 +61,7 @@ class Generation(BaseModel):
     model: str
     provider: str
     latency_s: float = 0.0
+    cost_usd: Decimal | None = Field(default=None, description="the real cost settled against the budget")
 
 
 class StreamDelta(BaseModel):
@@ -71,3 +73,4 @@ class StreamDelta(BaseModel):
     finish_reason: str | None = None
     model: str | None = None
     provider: str | None = None
+    cost_usd: Decimal | None = None

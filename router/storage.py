@@ -30,7 +30,7 @@ from router.errors import RouterError
 from router.schema import MIGRATIONS, Migration, schema_migrations
 
 DB_ENV = "TIERED_ROUTER_DB"
-DEFAULT_SQLITE_FILE = "tiered-router.db"
+DEFAULT_SQLITE_FILE = "~/.tiered-router/router.db"  # one place the CLI and every replica agree on
 # Any fixed 64-bit number: the PostgreSQL advisory lock that serialises migrations.
 _PG_MIGRATION_LOCK = 0x7469657265640001
 
@@ -60,12 +60,14 @@ class StorageError(RouterError):
 
 
 def database_url(value: str | None = None, environ: Mapping[str, str] | None = None) -> str:
-    """A SQLAlchemy URL from ``--db``, else ``$TIERED_ROUTER_DB``, else ./tiered-router.db; a bare path is SQLite."""
+    """A SQLAlchemy URL from ``--db``, else ``$TIERED_ROUTER_DB``, else ~/.tiered-router/router.db; a bare path is SQLite."""
     environ = os.environ if environ is None else environ
     value = value or environ.get(DB_ENV) or DEFAULT_SQLITE_FILE
     if "://" in value:
         return value
-    return f"sqlite:///{Path(value).expanduser().resolve()}"
+    path = Path(value).expanduser().resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
 
 
 class Database:

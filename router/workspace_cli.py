@@ -1,6 +1,6 @@
 """``tiered-router workspace create | show | set | add-key | spend``: administration from a shell.
 
-Every subcommand takes ``--db URL`` (default ``$TIERED_ROUTER_DB``, else ./tiered-router.db).
+Every subcommand takes ``--db URL`` (default ``$TIERED_ROUTER_DB``, else ~/.tiered-router/router.db).
 The workspace API key is printed once, by ``create``; provider keys are read from stdin or an
 environment variable, never from the command line (where ``ps`` and shell history would keep
 them), and never printed.
@@ -25,7 +25,7 @@ _NONE_WORDS = {"none", "null", ""}
 def add_workspace_commands(subparsers: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", default=None,
-                        help="SQLAlchemy URL or SQLite file (default: $TIERED_ROUTER_DB, else ./tiered-router.db)")
+                        help="SQLAlchemy URL or SQLite file (default: $TIERED_ROUTER_DB, else ~/.tiered-router/router.db)")
     ws = subparsers.add_parser("workspace", help="manage workspaces: create, show, set, add-key, spend")
     sub = ws.add_subparsers(dest="workspace_command", required=True)
 

@@ -1,6 +1,17 @@
 """Router config documents for tests, built the way an operator would write them."""
 
+import tempfile
+import uuid
+from pathlib import Path
 from typing import Any
+
+# One folder per test process; each config gets its own SQLite file in it, so no test sees another's
+# workspaces, budgets or caps, and nothing lands in the user's ~/.tiered-router.
+_DB_DIR = Path(tempfile.mkdtemp(prefix="tiered-router-tests-"))
+
+
+def fresh_database_url() -> str:
+    return f"sqlite:///{_DB_DIR / (uuid.uuid4().hex + '.db')}"
 
 
 def router_config(
@@ -10,6 +21,8 @@ def router_config(
     *,
     micro_timeout_s: float = 5.0,
     commands: list[dict[str, Any]] | None = None,
+    auth: str = "none",
+    database_url: str | None = None,
 ) -> dict[str, Any]:
     def tier(url: str | None, context: int, max_tokens: int, temperature: float, timeout: float, conc: int):
         entry: dict[str, Any] = {"model": "deepseek-r1:1.5b", "engine": "openai_compatible",
@@ -27,6 +40,7 @@ def router_config(
                          "concurrency": 16},
         },
         "frontier": {"strategy": "prefer_local", "daily_cap": 100, "providers": providers or []},
+        "access": {"auth": auth, "database_url": database_url or fresh_database_url()},
         "commands": commands if commands is not None else [
             {"name": "cert", "pattern": r"^/cert\s+(?P<cert_id>[A-Za-z0-9-]+)$", "description": "a certification",
              "action": {"type": "respond", "template": "Certification {cert_id}"}},

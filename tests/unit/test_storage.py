@@ -70,7 +70,7 @@ def test_database_url_defaults_and_bare_paths(tmp_path):
     assert database_url("postgresql://u@h/db") == "postgresql://u@h/db"
     assert database_url(str(tmp_path / "x.db")) == f"sqlite:///{tmp_path / 'x.db'}"
     assert database_url(None, {"TIERED_ROUTER_DB": "sqlite:////srv/r.db"}) == "sqlite:////srv/r.db"
-    assert database_url(None, {}).endswith("/tiered-router.db")
+    assert database_url(None, {}).endswith("/.tiered-router/router.db")
 
 
 def test_in_memory_sqlite_is_refused_because_each_connection_would_see_another_database():
