@@ -31,34 +31,40 @@ def _body(messages_or_body: list[dict[str, Any]] | dict[str, Any], extra: dict[s
 
 
 class RouterClient:
-    def __init__(self, app_name: str = DEFAULT_APP) -> None:
+    def __init__(self, app_name: str = DEFAULT_APP, *, api_key: str | None = None) -> None:
+        """``api_key``: the workspace key whose budget and provider keys the calls use (not needed
+        under the local profile)."""
         self.app_name = app_name
         self._handle = serve.get_app_handle(app_name)
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def __repr__(self) -> str:
+        return f"RouterClient(app_name={self.app_name!r}, authenticated={bool(self._headers)})"
 
     async def generate(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any) -> dict[str, Any]:
         """An OpenAI ``chat.completion`` dict with the decision under ``router``."""
-        return await call(self._handle.generate.remote(_body(messages_or_body, extra)), self.app_name)
+        return await call(self._handle.generate.remote(_body(messages_or_body, extra), self._headers), self.app_name)
 
     async def route(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any) -> dict[str, Any]:
         """The routing decision only; nothing is generated."""
-        return await call(self._handle.route.remote(_body(messages_or_body, extra)), self.app_name)
+        return await call(self._handle.route.remote(_body(messages_or_body, extra), self._headers), self.app_name)
 
     async def stream(self, messages_or_body: list[dict[str, Any]] | dict[str, Any],
                      **extra: Any) -> AsyncIterator[dict[str, Any]]:
         """OpenAI ``chat.completion.chunk`` dicts; the last chunk carries the decision."""
         body = _body(messages_or_body, {**extra, "stream": True})
-        async for chunk in stream(self._handle.options(stream=True).generate_stream.remote(body), self.app_name):
+        async for chunk in stream(self._handle.options(stream=True).generate_stream.remote(body, self._headers), self.app_name):
             yield chunk
 
     def generate_sync(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return _unwrap(lambda: self._handle.generate.remote(_body(messages_or_body, extra)).result())
+        return _unwrap(lambda: self._handle.generate.remote(_body(messages_or_body, extra), self._headers).result())
 
     def route_sync(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return _unwrap(lambda: self._handle.route.remote(_body(messages_or_body, extra)).result())
+        return _unwrap(lambda: self._handle.route.remote(_body(messages_or_body, extra), self._headers).result())
 
     def stream_sync(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any):
         body = _body(messages_or_body, {**extra, "stream": True})
-        generator = self._handle.options(stream=True).generate_stream.remote(body)
+        generator = self._handle.options(stream=True).generate_stream.remote(body, self._headers)
         return _unwrap(lambda: list(generator))
 
 

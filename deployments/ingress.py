@@ -1,6 +1,7 @@
 """The ingress deployment: OpenAI-compatible HTTP, and the same operations as handle methods.
 
-HTTP: POST /v1/chat/completions, POST /v1/route, GET /v1/models, GET /healthz.
+HTTP: POST /v1/chat/completions, POST /v1/route, GET /v1/models, GET /healthz, and the admin API
+under /admin (guarded by $TIERED_ROUTER_ADMIN_KEY).
 Handle (``serve.get_app_handle("tiered-router")``): ``generate``, ``generate_stream``, ``route``,
 ``models``, ``health``, each taking and returning plain dicts; failures raise ``router.errors`` types.
 
@@ -20,6 +21,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from deployments.access import AccessLayer
 from deployments.handles import call_serve_target, tier_endpoint
 from router.api import (
     ChatCompletionRequest,
@@ -102,6 +104,14 @@ def _first_param(exc: ValidationError) -> str | None:
     return ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else None
 
 
+def _authorization(headers: Any) -> str | None:
+    if headers is None:
+        return None
+    if isinstance(headers, dict):  # a handle caller's plain dict: header names are case-insensitive
+        return next((v for k, v in headers.items() if k.lower() == "authorization"), None)
+    return headers.get("authorization")
+
+
 def _completion_dict(completion: Completion) -> dict[str, Any]:
     return completion_body(
         completion.decision, text=completion.text, usage=completion.usage,
@@ -120,11 +130,15 @@ class RouterIngress:
         # (reconfigure) then applies hot reloads.
         self._config = parse_config(router_config or {}, source="ingress router_config")
         self._dispatcher = self._build_dispatcher(self._config)
+        self._access = AccessLayer(self._config.access)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         config = parse_config(user_config, source="ingress user_config")
         if config == self._config:
             return
+        if config.access != self._config.access:
+            self._access.close()
+            self._access = AccessLayer(config.access)
         self._config = config
         self._dispatcher = self._build_dispatcher(config)
         log.info("router config applied: %d commands, %d frontier providers",
@@ -141,21 +155,33 @@ class RouterIngress:
     # ---- operations shared by HTTP and handle callers -------------------------------------------
 
     async def generate(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
-        request = parse_chat_request(body)
-        completion = await self._dispatcher.complete(request, new_request_id(), headers)
-        return _completion_dict(completion)
+        """``headers`` may carry ``authorization`` (the workspace key) and ``x-router-*`` hints."""
+        return _completion_dict(await self._complete(parse_chat_request(body), headers or {}))
 
     async def generate_stream(
         self, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> AsyncIterator[dict[str, Any]]:
         request = parse_chat_request(body)
-        async for chunk in self._stream_chunks(request, await self._start_stream(request, headers)):
+        async for chunk in self._stream_chunks(request, await self._start_stream(request, headers or {})):
             yield chunk
 
     async def route(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
-        request = parse_chat_request(body)
-        decision = await self._dispatcher.route(request, new_request_id(), headers)
-        return decision.model_dump(mode="json")
+        return (await self._route(parse_chat_request(body), headers or {})).model_dump(mode="json")
+
+    async def _route(self, chat: ChatCompletionRequest, headers: Any) -> RoutingDecision:
+        workspace = await self._access.authenticate(_authorization(headers))
+        return await self._dispatcher.route(chat, new_request_id(), headers, workspace=workspace)
+
+    async def _complete(self, chat: ChatCompletionRequest, headers: Any) -> Completion:
+        workspace = await self._access.authenticate(_authorization(headers))
+        request_id = new_request_id()
+        try:
+            completion = await self._dispatcher.complete(chat, request_id, headers, workspace=workspace)
+        except RouterError as exc:
+            await self._access.record_failure(workspace, request_id, exc)
+            raise
+        await self._access.record(workspace, completion.decision)
+        return completion
 
     async def models(self) -> dict[str, Any]:
         return {
@@ -206,13 +232,13 @@ class RouterIngress:
             decision = started.decision
             events = self._sse(self._stream_chunks(chat, started))
             return StreamingResponse(events, media_type="text/event-stream", headers=decision_headers(decision))
-        completion = await self._dispatcher.complete(chat, new_request_id(), request.headers)
+        completion = await self._complete(chat, request.headers)
         return JSONResponse(_completion_dict(completion), headers=decision_headers(completion.decision))
 
     @app.post("/v1/route")
     async def route_http(self, request: Request) -> JSONResponse:
         chat = parse_chat_request(await self._read_json(request))
-        decision = await self._dispatcher.route(chat, new_request_id(), request.headers)
+        decision = await self._route(chat, request.headers)
         return JSONResponse(decision.model_dump(mode="json"), headers=decision_headers(decision))
 
     @app.get("/v1/models")
@@ -224,10 +250,57 @@ class RouterIngress:
         report = await self.health()
         return JSONResponse(report, status_code=503 if report["status"] == "unavailable" else 200)
 
+    # ---- admin (Authorization: Bearer $TIERED_ROUTER_ADMIN_KEY) -----------------------------------
+
+    async def _admin(self, request: Request, operation: str, *args: Any) -> Any:
+        return await self._access.administer(request.headers.get("authorization"), operation, *args)
+
+    @app.post("/admin/workspaces")
+    async def admin_create(self, request: Request) -> JSONResponse:
+        body = await self._read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+            raise InvalidRequest('send {"name": "...", "settings": {...}}', param="name")
+        made = await self._admin(request, "create", body["name"], body.get("settings") or {})
+        return JSONResponse(made, status_code=201)
+
+    @app.get("/admin/workspaces/{ref}")
+    async def admin_show(self, ref: str, request: Request) -> JSONResponse:
+        return JSONResponse(await self._admin(request, "show", ref))
+
+    @app.patch("/admin/workspaces/{ref}")
+    async def admin_update(self, ref: str, request: Request) -> JSONResponse:
+        body = await self._read_json(request)
+        if not isinstance(body, dict):
+            raise InvalidRequest("send the settings to change as a JSON object")
+        return JSONResponse(await self._admin(request, "update", ref, body.get("settings", body)))
+
+    @app.put("/admin/workspaces/{ref}/keys/{provider}")
+    async def admin_add_key(self, ref: str, provider: str, request: Request) -> JSONResponse:
+        body = await self._read_json(request)
+        if not isinstance(body, dict) or not isinstance(body.get("api_key"), str) or not body["api_key"].strip():
+            raise InvalidRequest('send {"api_key": "..."}', param="api_key")
+        return JSONResponse(await self._admin(request, "add_key", ref, provider, body["api_key"]))
+
+    @app.get("/admin/workspaces/{ref}/spend")
+    async def admin_spend(self, ref: str, request: Request, month: str | None = None) -> JSONResponse:
+        return JSONResponse(await self._admin(request, "spend", ref, month))
+
+    @app.get("/admin/workspaces/{ref}/escalations")
+    async def admin_escalations(self, ref: str, request: Request, limit: int = 100) -> JSONResponse:
+        return JSONResponse(await self._admin(request, "escalations", ref, min(max(limit, 1), 1000)))
+
     # ---- streaming --------------------------------------------------------------------------------
 
-    async def _start_stream(self, chat: ChatCompletionRequest, headers: Any = None) -> Any:
-        return await self._dispatcher.stream(chat, new_request_id(), headers)
+    async def _start_stream(self, chat: ChatCompletionRequest, headers: Any) -> Any:
+        workspace = await self._access.authenticate(_authorization(headers))
+        request_id = new_request_id()
+        try:
+            started = await self._dispatcher.stream(chat, request_id, headers, workspace=workspace)
+        except RouterError as exc:
+            await self._access.record_failure(workspace, request_id, exc)
+            raise
+        await self._access.record(workspace, started.decision)
+        return started
 
     async def _stream_chunks(self, chat: ChatCompletionRequest, started: Any) -> AsyncIterator[dict[str, Any]]:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
@@ -247,6 +320,8 @@ class RouterIngress:
             last = delta
             if delta.text:
                 yield chunk_body(decision.request_id, model, content=delta.text)
+        if last.cost_usd is not None:
+            decision.cost_usd = str(last.cost_usd)
         yield chunk_body(decision.request_id, model, finish_reason=last.finish_reason or "stop", router=decision)
         if include_usage and last.usage is not None:
             yield chunk_body(decision.request_id, model, usage=last.usage)

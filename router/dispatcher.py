@@ -18,7 +18,15 @@ from router.classification import Classifier
 from router.commands import CommandExecutor, CommandResult
 from router.concurrency import TierGate
 from router.config import RouterConfig
-from router.errors import RateLimited, RouterError, RoutingFailure, TierUnavailable, UpstreamError, UpstreamTimeout
+from router.errors import (
+    BudgetExceeded,
+    RateLimited,
+    RouterError,
+    RoutingFailure,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 from router.planning import Plan, Planner
 from router.self_assessment import split_assessment, with_assessment_instruction
@@ -119,9 +127,8 @@ class Dispatcher:
                 continue
             if answer is None:  # Tier 2 judged its own answer not good enough
                 continue
-            return Completion(self._decision(plan, number, answer.provider, answer.model), answer.text,
-                              answer.usage, answer.finish_reason, answer.model)
-        fallback = self._fallback(plan)
+            return self._completion(plan, number, answer)
+        fallback = await self._fallback(plan, request)
         if fallback is not None:
             return fallback
         raise self._failure(plan)
@@ -147,19 +154,39 @@ class Dispatcher:
                 self._escalate_or_raise(plan, number, exc)
                 continue
             return StreamingCompletion(self._decision(plan, number, first.provider, first.model), first, rest)
-        fallback = self._fallback(plan)
+        fallback = await self._fallback(plan, request)
         if fallback is not None:
             return _as_stream(fallback)
         raise self._failure(plan)
 
-    def _fallback(self, plan: Plan) -> Completion | None:
-        """Tier 2's answer, when it asked for Tier 3 and Tier 3 could not answer: better than none."""
-        if plan.escalated_light is None:
+    def _completion(self, plan: Plan, number: int, answer: Generation) -> Completion:
+        decision = self._decision(plan, number, answer.provider, answer.model)
+        if answer.cost_usd is not None:
+            decision.cost_usd = str(answer.cost_usd)
+        return Completion(decision, answer.text, answer.usage, answer.finish_reason, answer.model)
+
+    async def _fallback(self, plan: Plan, request: ChatCompletionRequest) -> Completion | None:
+        """When Tier 3 could not answer: Tier 2's answer if it has one; when Tier 3 refused for money
+        or its daily cap, a fresh Tier 2 answer if the request allows Tier 2; else nothing."""
+        if plan.escalated_light is not None:
+            plan.reasons.append("tier 3 could not answer: kept tier 2's answer despite its self-assessment")
+            return self._completion(plan, 2, plan.escalated_light)
+        refusal = plan.lower_tier_fallback
+        if refusal is None:
             return None
-        answer = plan.escalated_light
-        plan.reasons.append("tier 3 could not answer: kept tier 2's answer despite its self-assessment")
-        return Completion(self._decision(plan, 2, answer.provider, answer.model), answer.text, answer.usage,
-                          answer.finish_reason, answer.model)
+        if 2 in self.tiers and 2 not in plan.tried and plan.low <= 2:
+            plan.reasons.append(f"tier 3 refused ({refusal.code}): fell back to tier 2")
+            plan.escalations.append(Escalation(from_tier=3, to_tier=2, reason=f"fallback: {refusal.message}"))
+            try:
+                answer = await self._call(2, self._request_for(plan, 2, request))
+            except Exception as exc:  # noqa: BLE001
+                self._escalate_or_raise(plan, 2, exc)
+                return None
+            text, _ = split_assessment(answer.text)
+            return self._completion(plan, 2, answer.model_copy(update={"text": text}))
+        if isinstance(refusal, BudgetExceeded):
+            raise refusal
+        return None
 
     # ---- the tiers ----------------------------------------------------------------------------------
 
@@ -192,6 +219,7 @@ class Dispatcher:
             if reason is not None:
                 plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2 skipped: {reason}"))
                 return None
+        plan.tried.add(number)
         answer = await self._call(number, self._request_for(plan, number, request))
         if number != 2:
             return answer
@@ -231,6 +259,7 @@ class Dispatcher:
 
     async def _first_delta(self, plan: Plan, number: int,
                            request: ChatCompletionRequest) -> tuple[StreamDelta, AsyncIterator[StreamDelta]]:
+        plan.tried.add(number)
         tier = self.tiers[number]
         gate = self.gates[number]
         slot = gate.slot()
@@ -284,6 +313,11 @@ class Dispatcher:
         )
 
     def _escalate_or_raise(self, plan: Plan, number: int, exc: BaseException) -> None:
+        if isinstance(exc, RouterError) and exc.details.get("fallback") == "lower_tier":
+            plan.lower_tier_fallback = exc  # over a budget cap or the daily cap: a lower tier may still answer
+            plan.escalations.append(Escalation(from_tier=number, to_tier=None,
+                                               reason=f"tier {number}: {exc.code}: {exc.message}"))
+            return
         if isinstance(exc, _ESCALATABLE):
             reason = f"{exc.code}: {exc.message}"
         elif isinstance(exc, RouterError):

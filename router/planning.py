@@ -13,7 +13,14 @@ from router.api import ChatCompletionRequest, Escalation, RouterHints
 from router.classification import Classification, Classifier
 from router.commands import CommandExecutor, CommandMatch
 from router.config import RouterConfig
-from router.errors import InvalidClassification, PromptRejected, RateLimited, TierUnavailable, UpstreamError
+from router.errors import (
+    InvalidClassification,
+    PromptRejected,
+    RateLimited,
+    RouterError,
+    TierUnavailable,
+    UpstreamError,
+)
 from router.generation import Generation, GenerationRequest
 from router.hints import merge_hints, signal_boost
 from router.micro_router import classification_request, parse_classification
@@ -45,6 +52,7 @@ class Plan:
     high: int
     hints: RouterHints
     workspace_id: str | None = None
+    low: int = 1  # the lowest tier the request may use (a fallback below the start stays within it)
     score: float | None = None
     classifier: str | None = None
     classification: Classification | None = None
@@ -55,6 +63,8 @@ class Plan:
     prompt_tokens: int = 0
     multi_document: bool = False
     escalated_light: Generation | None = None  # Tier 2's answer when it asked for Tier 3
+    lower_tier_fallback: RouterError | None = None  # Tier 3 refused for money or its daily cap
+    tried: set[int] = field(default_factory=set)
 
 
 class Planner:
@@ -80,6 +90,7 @@ class Planner:
         if workspace is not None:
             bounds = apply_workspace(bounds, workspace.settings, workspace.name)
         plan = Plan(request_id, bounds.low, bounds.high, hints, workspace_id=workspace.id if workspace else None,
+                    low=bounds.low,
                     reasons=list(bounds.reasons), prompt_tokens=estimate_tokens(request),
                     multi_document=is_multi_document_synthesis(text))
         await self._choose_start(plan, text, bounds, use_models)

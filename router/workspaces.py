@@ -183,14 +183,23 @@ class WorkspaceStore:
     def authenticate(self, authorization: str | None, *, allow_local: bool = False) -> Workspace:
         """The workspace an ``Authorization`` header belongs to.
 
-        With ``allow_local`` (the local profile), a request without the header is the
-        local workspace's; a request that does send a key must still send a valid one.
+        With ``allow_local`` (the local profile, no authentication), a request whose key names
+        a workspace runs as that workspace and any other request as the local workspace: OpenAI
+        clients always send some key, and the local profile must not refuse them for it.
         """
         token = bearer_token(authorization)
         if token is None:
             if allow_local:
                 return self.ensure_local()
             raise AuthenticationFailed("missing API key: send 'Authorization: Bearer <workspace API key>'")
+        if allow_local:
+            try:
+                return self._by_key(token)
+            except AuthenticationFailed:
+                return self.ensure_local()
+        return self._by_key(token)
+
+    def _by_key(self, token: str) -> Workspace:
         digest = self.hasher.digest(token)
         with self.db.read() as conn:
             row = conn.execute(select(workspaces).where(workspaces.c.key_hash == digest)).first()

@@ -38,7 +38,8 @@ def test_the_light_tier_scales_out_under_load_and_back_in(ray_serve):
     upstream = FakeUpstream(name="slow-light", mode="slow:1.5").start()
     config = router_config(light_url=upstream.base_url)
     args = {"router_config": config, "replica_cpus": 0,
-            "deployment_options": {"light": {"autoscaling_config": AUTOSCALING}}}
+            # A deep caller queue: this test is about scaling out, saturation has tests of its own.
+            "deployment_options": {"light": {"autoscaling_config": AUTOSCALING, "max_queued_requests": 32}}}
     handle = serve.run(build_app(args), name=APP, route_prefix="/autoscale")
     try:
         assert light_replicas() == 1

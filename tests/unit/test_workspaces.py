@@ -62,9 +62,13 @@ def test_local_profile_runs_without_a_key_and_says_so(store, caplog):
     assert local.id == LOCAL_WORKSPACE_ID and not local.has_api_key
     assert "no authentication" in caplog.text
     assert store.authenticate(None, allow_local=True).id == LOCAL_WORKSPACE_ID  # made once
-    # A request that sends a key in the local profile must still send a valid one.
+    # OpenAI clients always send some key: in the local profile an unknown one runs as the local
+    # workspace, and a real workspace key still selects its own workspace.
+    assert store.authenticate("Bearer unused", allow_local=True).id == LOCAL_WORKSPACE_ID
+    made = store.create("team")
+    assert store.authenticate(f"Bearer {made.api_key.get_secret_value()}", allow_local=True).name == "team"
     with pytest.raises(AuthenticationFailed):
-        store.authenticate("Bearer trk_wrong", allow_local=True)
+        store.authenticate("Bearer unused")  # with authentication on, it is refused
 
 
 def test_settings_are_validated_as_a_whole(store):
