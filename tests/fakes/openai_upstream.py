@@ -39,6 +39,7 @@ class FakeUpstream:
     name: str = "fake"
     mode: str = "ok"
     requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str | None] = field(default_factory=list)
     port: int = 0
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -80,6 +81,7 @@ class FakeUpstream:
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(body)
+        self.authorizations.append(request.headers.get("authorization"))
         mode = self.mode
         if mode.startswith("fail_then_ok:"):  # one failure, then healthy again: what a retry should ride out
             self.mode = "ok"

@@ -1,0 +1,109 @@
+"""Workspaces over real HTTP: keys, bring-your-own provider keys, budgets that hold under concurrency."""
+
+import asyncio
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.configs import fresh_database_url, provider, router_config
+from tests.fakes.openai_upstream import FakeUpstream
+
+pytestmark = pytest.mark.ray
+APP = "workspaces"
+ADMIN_KEY = "admin-secret-for-tests"
+SERVER_KEY = "sk-server-key-0123456789"
+OWN_KEY = "sk-workspace-a-own-key-9876543210"
+
+
+@pytest.fixture(scope="module")
+def deployed(ray_serve):
+    from ray import serve
+
+    from deployments.app import build_app
+
+    cloud = FakeUpstream(name="cloud").start()
+    database = fresh_database_url()
+    entry = provider("cloud", cloud.base_url, tags=["cloud"], cost_in=1.0, cost_out=1.0)
+    entry["api_key_env"] = "CLOUD_KEY"
+    config = router_config(providers=[entry], auth="workspace_key", database_url=database)
+    env = {"TIERED_ROUTER_ADMIN_KEY": ADMIN_KEY, "TIERED_ROUTER_MASTER_KEY": Fernet.generate_key().decode(),
+           "CLOUD_KEY": SERVER_KEY}
+    actor = {"ray_actor_options": {"num_cpus": 0, "runtime_env": {"env_vars": env}}}
+    serve.run(build_app({"router_config": config, "deployment_options": {"RouterIngress": actor, "frontier": actor},
+                         "replica_cpus": 0}), name=APP, route_prefix="/ws")
+    yield f"{ray_serve}/ws", cloud, database
+    serve.delete(APP)
+    cloud.stop()
+
+
+def admin(base: str, method: str, path: str, **kwargs) -> httpx.Response:
+    return httpx.request(method, f"{base}/admin{path}", headers={"authorization": f"Bearer {ADMIN_KEY}"}, **kwargs)
+
+
+def ask(base: str, key: str | None, text: str = "hard question", max_tokens: int = 10) -> httpx.Response:
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    body = {"model": "tier-3", "max_tokens": max_tokens, "messages": [{"role": "user", "content": text}]}
+    return httpx.post(f"{base}/v1/chat/completions", json=body, headers=headers, timeout=60)
+
+
+def test_requests_need_a_workspace_key_and_the_admin_api_needs_the_admin_key(deployed):
+    base, _, _ = deployed
+    missing = ask(base, None)
+    assert missing.status_code == 401 and "missing API key" in missing.json()["error"]["message"]
+    assert ask(base, "trk_wrong").status_code == 401
+    refused = httpx.post(f"{base}/admin/workspaces", json={"name": "x"}, headers={"authorization": "Bearer nope"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_admin_key"
+
+
+def test_a_workspace_key_works_and_its_own_provider_key_is_used_only_for_it(deployed):
+    base, cloud, database = deployed
+    a = admin(base, "POST", "/workspaces", json={"name": "team-a"}).json()
+    b = admin(base, "POST", "/workspaces", json={"name": "team-b"}).json()
+    stored = admin(base, "PUT", f"/workspaces/{a['id']}/keys/cloud", json={"api_key": OWN_KEY})
+    assert stored.status_code == 200 and OWN_KEY not in stored.text
+
+    answer_a = ask(base, a["api_key"], "from a")
+    answer_b = ask(base, b["api_key"], "from b")
+    assert answer_a.status_code == 200 and answer_b.status_code == 200
+    assert answer_a.headers["x-router-provider"] == "cloud"
+    by_text = {r["messages"][-1]["content"]: auth for r, auth in zip(cloud.requests, cloud.authorizations)}
+    assert by_text["from a"] == f"Bearer {OWN_KEY}"
+    assert by_text["from b"] == f"Bearer {SERVER_KEY}"
+
+    shown = admin(base, "GET", f"/workspaces/{a['id']}")
+    assert shown.json()["provider_keys"] == ["cloud"] and "api_key" not in shown.json()
+    for response in (answer_a, answer_b, shown, stored):
+        assert OWN_KEY not in response.text and SERVER_KEY not in response.text
+    db_file = Path(database.removeprefix("sqlite:///"))
+    raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    assert OWN_KEY.encode() not in raw and a["api_key"].encode() not in raw
+
+
+def test_concurrent_requests_never_overspend_the_monthly_budget_and_the_refused_get_402(deployed):
+    base, _, _ = deployed
+    made = admin(base, "POST", "/workspaces", json={"name": "tight"}).json()
+    text = "x" * 40  # each request reserves its worst case: (prompt ceiling + 10 tokens) at $1 per 1k tokens
+    probe = ask(base, made["api_key"], text).json()["router"]
+    budget = Decimal("0.45")  # room for a handful of reservations, far fewer than the 20 sent at once
+    admin(base, "PATCH", f"/workspaces/{made['id']}", json={"monthly_budget_usd": str(budget)})
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            body = {"model": "tier-3", "max_tokens": 10, "messages": [{"role": "user", "content": text}]}
+            headers = {"authorization": f"Bearer {made['api_key']}"}
+            return await asyncio.gather(*[client.post(f"{base}/v1/chat/completions", json=body, headers=headers)
+                                          for _ in range(20)])
+
+    responses = asyncio.run(burst())
+    statuses = [r.status_code for r in responses]
+    assert set(statuses) <= {200, 402}, statuses
+    assert 402 in statuses and 200 in statuses
+    for refused in (r for r in responses if r.status_code == 402):
+        assert refused.json()["error"]["code"] == "budget_exceeded"
+    spend = admin(base, "GET", f"/workspaces/{made['id']}/spend").json()
+    assert Decimal(spend["spent_usd"]) + Decimal(spend["reserved_usd"]) <= budget
+    assert Decimal(spend["reserved_usd"]) == 0  # every reservation was settled or released
+    assert probe["cost_usd"] is not None
