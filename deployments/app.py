@@ -27,6 +27,11 @@ class AppArgs(BaseModel):
     router_config: dict[str, Any] | None = Field(default=None, description="the router config, inline")
     router_config_path: str | None = Field(default=None, description="or a YAML file holding it")
     replica_cpus: float | None = Field(default=None, ge=0, description="CPUs per replica; tests use 0")
+    provider_deployments: dict[str, str | None] = Field(
+        default_factory=dict,
+        description="frontier providers served inside the cluster: provider name -> the custom resource that "
+        "places it (e.g. {'dgx-70b': 'dgx_spark'}); each becomes a deployment named provider-<name>",
+    )
     deployment_options: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
         description="per-deployment .options() overrides by name (autoscaling_config, max_ongoing_requests, ...)",
@@ -61,7 +66,18 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
         **options("micro", config.tiers.micro.concurrency)).bind("micro", user_config)
     light = serve.deployment(ModelTierServer, name="light").options(
         **options("light", config.tiers.light.concurrency)).bind("light", user_config)
+    served: dict[str, Any] = {}
+    for name, resource in parsed.provider_deployments.items():
+        deployment = f"provider-{name}"
+        placed = options(deployment, config.tiers.frontier.concurrency)
+        if resource is not None:
+            # Only a node carrying the resource can host it: the DGX Spark joins with {"dgx_spark": 1}.
+            actor_options = dict(placed.get("ray_actor_options", {}))
+            actor_options.setdefault("resources", {resource: 1})
+            placed["ray_actor_options"] = actor_options
+        served[name] = (serve.deployment(ModelTierServer, name=deployment).options(**placed)
+                        .bind(f"provider:{name}", user_config), resource)
     frontier = serve.deployment(FrontierPoolServer, name="frontier").options(
-        **options("frontier", config.tiers.frontier.concurrency)).bind(user_config)
+        **options("frontier", config.tiers.frontier.concurrency)).bind(user_config, served)
     return serve.deployment(RouterIngress, name=INGRESS_NAME).options(
         **options(INGRESS_NAME, 64)).bind(micro, light, frontier, user_config)

@@ -15,6 +15,7 @@ from typing import Any
 from cryptography.fernet import Fernet
 
 from deployments.engine_slot import EngineSlot
+from deployments.handle_engine import HandleEngine
 from models.engine import Engine
 from models.factory import build_engine
 from router.config import ProviderConfig, RouterConfig, TierSettings, parse_config
@@ -44,7 +45,11 @@ class _Member:
 
 
 class FrontierPoolServer:
-    def __init__(self, router_config: dict[str, Any] | None = None) -> None:
+    def __init__(self, router_config: dict[str, Any] | None = None,
+                 served: dict[str, tuple[Any, str | None]] | None = None) -> None:
+        """``served``: providers served by deployments of this app (provider name -> (handle,
+        placement resource)); they are called through their handles instead of over the network."""
+        self._served = served or {}
         self._members: list[_Member] = []
         self._settings: TierSettings | None = None
         self._config: RouterConfig | None = None
@@ -80,10 +85,15 @@ class FrontierPoolServer:
             index = config.frontier.providers.index(provider)
             name = f"frontier provider {provider.name}"
             try:
-                engine: Engine = build_engine(
-                    provider, provider=provider.name, config_path=f"frontier.providers[{index}]",
-                    timeout_s=self._settings.timeout_s,
-                )
+                if provider.name in self._served:
+                    handle, resource = self._served[provider.name]
+                    engine: Engine = HandleEngine(handle, provider=provider.name, model=provider.model,
+                                                  resource=resource)
+                else:
+                    engine = build_engine(
+                        provider, provider=provider.name, config_path=f"frontier.providers[{index}]",
+                        timeout_s=self._settings.timeout_s,
+                    )
                 slot = EngineSlot(engine, name=name)
             except RouterError as exc:
                 slot = EngineSlot(None, exc.message, name=name)
@@ -149,7 +159,7 @@ class FrontierPoolServer:
         member.keyed.move_to_end(fingerprint)
         return engine
 
-    async def _admissions(self, request: GenerationRequest) -> AsyncIterator[tuple[_Member, Admitted | None, list]]:
+    async def _admissions(self, request: GenerationRequest) -> AsyncIterator[tuple[_Member, Admitted, list, list]]:
         """Each provider the ledger admits, in order; a Refusal is noted and skipped. Raises the
         ledger's verdict (402 budget, or 503 with every reason) when none is left."""
         assert self._ledger is not None
@@ -162,6 +172,7 @@ class FrontierPoolServer:
         by_name = {m.config.name: m for m in self._members}
         refusals: list[Refusal] = []
         failures: list[str] = []
+        notes = [f"{name}: {why}" for name, why in plan.excluded.items()]
         for candidate in plan.candidates:
             member = by_name[candidate.provider.name]
             if member.slot.engine is None:
@@ -170,8 +181,9 @@ class FrontierPoolServer:
             admitted = await self._ledger.admit(workspace, request.request_id, candidate, plan.prompt)
             if isinstance(admitted, Refusal):
                 refusals.append(admitted)
+                notes.append(f"{admitted.provider}: {admitted.reason}")
                 continue
-            yield member, admitted, failures
+            yield member, admitted, failures, notes
         raise self._ledger.exhausted(plan, refusals, failures)
 
     async def _fail(self, member: _Member, admitted: Admitted, exc: BaseException, failures: list[str]) -> None:
@@ -184,7 +196,7 @@ class FrontierPoolServer:
 
     async def generate(self, request: GenerationRequest) -> Generation:
         assert self._ledger is not None
-        async for member, admitted, failures in self._admissions(request):
+        async for member, admitted, failures, notes in self._admissions(request):
             try:
                 answer = await self._engine_for(member, admitted.credential).generate(request, **self._call_limits(admitted, request))
             except _FALL_THROUGH as exc:
@@ -194,12 +206,12 @@ class FrontierPoolServer:
                 await self._fail(member, admitted, exc, failures)
                 raise
             cost = await self._ledger.succeed(admitted, answer.usage)
-            return answer.model_copy(update={"cost_usd": cost.total_usd})
+            return answer.model_copy(update={"cost_usd": cost.total_usd, "skipped": notes + failures})
         raise AssertionError("unreachable: _admissions raises when no provider is left")
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
         assert self._ledger is not None
-        async for member, admitted, failures in self._admissions(request):
+        async for member, admitted, failures, notes in self._admissions(request):
             started = False
             last: StreamDelta | None = None
             try:
@@ -208,6 +220,8 @@ class FrontierPoolServer:
                     if delta.usage is not None:
                         last = delta  # the final delta: settle before it goes out, so it can carry the cost
                         break
+                    if not started and (notes or failures):
+                        delta = delta.model_copy(update={"skipped": notes + failures})
                     started = True
                     yield delta
             except _FALL_THROUGH as exc:

@@ -153,6 +153,8 @@ class Dispatcher:
             except Exception as exc:  # noqa: BLE001
                 self._escalate_or_raise(plan, number, exc)
                 continue
+            if first.skipped:
+                plan.reasons.append(f"tier {number} passed over: " + "; ".join(first.skipped))
             return StreamingCompletion(self._decision(plan, number, first.provider, first.model), first, rest)
         fallback = await self._fallback(plan, request)
         if fallback is not None:
@@ -160,6 +162,8 @@ class Dispatcher:
         raise self._failure(plan)
 
     def _completion(self, plan: Plan, number: int, answer: Generation) -> Completion:
+        if answer.skipped:
+            plan.reasons.append(f"tier {number} passed over: " + "; ".join(answer.skipped))
         decision = self._decision(plan, number, answer.provider, answer.model)
         if answer.cost_usd is not None:
             decision.cost_usd = str(answer.cost_usd)

@@ -62,6 +62,7 @@ class Generation(BaseModel):
     provider: str
     latency_s: float = 0.0
     cost_usd: Decimal | None = Field(default=None, description="the real cost settled against the budget")
+    skipped: list[str] = Field(default_factory=list, description="providers passed over before this one, and why")
 
 
 class StreamDelta(BaseModel):
@@ -74,3 +75,4 @@ class StreamDelta(BaseModel):
     model: str | None = None
     provider: str | None = None
     cost_usd: Decimal | None = None
+    skipped: list[str] = Field(default_factory=list)

@@ -31,8 +31,15 @@ def ray_cluster():
     import ray
     from ray.cluster_utils import Cluster
 
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 4, "include_dashboard": False})
-    cluster.add_node(num_cpus=2, resources={"dgx_spark": 1})
+    # The head carries "workstation" as cluster/start-head.sh gives it; tests that remove the DGX node
+    # pin their other replicas there.
+    # Node health is checked every 0.5 s (3 misses = dead) so losing the DGX node is noticed in seconds.
+    fast_node_checks = {"health_check_period_ms": 500, "health_check_failure_threshold": 3,
+                        "health_check_timeout_ms": 500}
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 4, "include_dashboard": False,
+                                                            "resources": {"workstation": 1000},
+                                                            "_system_config": fast_node_checks})
+    cluster.dgx_node = cluster.add_node(num_cpus=2, resources={"dgx_spark": 1})
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace="serve", log_to_driver=False, configure_logging=False)
     yield cluster
