@@ -86,19 +86,45 @@ def test_a_missing_file_and_bad_yaml_say_so(tmp_path):
         load_config(bad)
 
 
-@pytest.mark.parametrize("name", ["serve_config.yaml", "serve_config.local.yaml"])
-def test_the_shipped_serve_configs_carry_a_valid_router_config_in_every_deployment(name):
+@pytest.mark.parametrize("name", ["serve_config.yaml", "serve_config.local.yaml", "serve_config.demo.yaml"])
+def test_the_shipped_serve_configs_are_valid_and_consistent(name):
+    """Valid under Ray Serve's own schema (load_serve_config uses ServeDeploySchema), every deployment
+    they configure exists in the graph the builder makes, each tier's max_ongoing_requests matches its
+    concurrency, every deployment gets the same router config, and every frontier provider has a price."""
+    from deployments.app import AppArgs
     from deployments.cli import load_serve_config
+    from router.pricing import PriceBook
 
     serve_config = load_serve_config(ROOT / name, host=None, port=None)
     app = serve_config.applications[0]
     assert app.import_path == "deployments.app:build_app"
+    args = AppArgs.model_validate(app.args or {})
+    built = {"RouterIngress", "micro", "light", "frontier"} | {f"provider-{p}" for p in args.provider_deployments}
     by_name = {d.name: d for d in app.deployments}
-    assert set(by_name) == {"RouterIngress", "micro", "light", "frontier"}
-    ingress_config = parse_config(by_name["RouterIngress"].user_config)
+    assert set(by_name) <= built, f"configured deployments the builder does not make: {set(by_name) - built}"
+    config = parse_config(by_name["RouterIngress"].user_config)
+    for deployment in by_name.values():
+        assert deployment.user_config == by_name["RouterIngress"].user_config
     for tier in ("micro", "light", "frontier"):
-        assert by_name[tier].user_config == by_name["RouterIngress"].user_config
-        assert by_name[tier].max_ongoing_requests == getattr(ingress_config.tiers, tier).concurrency
+        assert by_name[tier].max_ongoing_requests == getattr(config.tiers, tier).concurrency
+    PriceBook(config.frontier)  # raises for a provider genai-prices cannot price and the config does not
+
+
+def test_the_production_config_pins_the_70b_to_the_dgx_spark_and_autoscales_the_tiers():
+    from deployments.cli import load_serve_config
+
+    app = load_serve_config(ROOT / "serve_config.yaml", host=None, port=None).applications[0]
+    by_name = {d.name: d for d in app.deployments}
+    assert app.args["provider_deployments"] == {"dgx-70b": "dgx_spark"}
+    assert by_name["provider-dgx-70b"].ray_actor_options.resources == {"dgx_spark": 1}
+    assert by_name["micro"].ray_actor_options.num_gpus + by_name["light"].ray_actor_options.num_gpus == 1
+    config = parse_config(by_name["RouterIngress"].user_config)
+    assert config.tiers.micro.gpu_memory_utilization + config.tiers.light.gpu_memory_utilization < 0.9
+    for tier in ("micro", "light", "frontier"):
+        autoscaling = by_name[tier].autoscaling_config
+        assert autoscaling["max_replicas"] > autoscaling["min_replicas"] >= 1
+    dgx = next(p for p in config.frontier.providers if p.name == "dgx-70b")
+    assert dgx.engine.value == "vllm" and dgx.quantization and dgx.tensor_parallel_size >= 1
 
 
 def test_the_serve_command_rejects_a_serve_config_whose_router_config_is_invalid(tmp_path):
