@@ -1,6 +1,10 @@
 """Shared fixtures. One Ray instance (and one Serve instance) for the whole session."""
 
+import glob
 import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -87,3 +91,37 @@ def anthropic_upstream() -> Iterator[AnthropicUpstream]:
     server = AnthropicUpstream(name="anthropic").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A real PostgreSQL: $TIERED_ROUTER_TEST_POSTGRES_URL if set, else a throwaway server started from
+    Debian's binaries on loopback (as the postgres user when we are root); skipped when neither exists."""
+    given = os.environ.get("TIERED_ROUTER_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    pytest.importorskip("psycopg", reason="no PostgreSQL driver (psycopg) installed")
+    binaries = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not binaries:
+        pytest.skip("no PostgreSQL server binaries (Debian package postgresql) and no TIERED_ROUTER_TEST_POSTGRES_URL")
+    bin_dir = os.path.dirname(binaries[-1])
+    run_as: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("PostgreSQL refuses to run as root and runuser is missing")
+        run_as = ["runuser", "-u", "postgres", "--"]
+    folder = tempfile.mkdtemp(prefix="tiered-router-pg-")
+    if run_as:
+        shutil.chown(folder, user="postgres")
+    data, port = os.path.join(folder, "data"), free_port()
+    subprocess.run([*run_as, f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True, timeout=120)
+    subprocess.run([*run_as, f"{bin_dir}/pg_ctl", "-D", data, "-w", "-t", "60", "-l", os.path.join(folder, "log"),
+                    "-o", f"-h 127.0.0.1 -p {port} -k {folder}", "start"], check=True, capture_output=True, timeout=90)
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*run_as, f"{bin_dir}/pg_ctl", "-D", data, "-m", "fast", "stop"], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,6 +1,5 @@
-"""The same ledger on PostgreSQL, when a server is given in TIERED_ROUTER_TEST_POSTGRES_URL; skipped otherwise."""
+"""The same ledger on a real PostgreSQL (tests/conftest.py ``postgres_url``); skipped where there is none."""
 
-import os
 import threading
 import uuid
 from decimal import Decimal
@@ -13,17 +12,9 @@ from router.errors import BudgetExceeded
 from router.storage import Database
 from router.workspaces import WorkspaceSettings, WorkspaceStore
 
-URL = os.environ.get("TIERED_ROUTER_TEST_POSTGRES_URL")
-
-
 @pytest.fixture
-def pg():
-    if not URL:
-        pytest.skip("no PostgreSQL: set TIERED_ROUTER_TEST_POSTGRES_URL=postgresql+psycopg://user:pw@host/db")
-    try:
-        database = Database(URL)
-    except ImportError as exc:
-        pytest.skip(f"no PostgreSQL driver installed: {exc}")
+def pg(postgres_url):
+    database = Database(postgres_url)
     yield database
     database.close()
 
