@@ -18,7 +18,12 @@ sys.path.insert(0, str(ROOT))
 from router.config import RouterConfig  # noqa: E402
 from router.eval_data import read_levelled, read_routerbench  # noqa: E402
 from router.learned_classifier import LearnedClassifier  # noqa: E402
-from router.routing_eval import classify_records, format_report, level_correlation, report  # noqa: E402
+from router.routing_eval import (  # noqa: E402
+    classify_records,
+    format_report,
+    level_correlation,
+    report,
+)
 
 TARGET_APGR, TARGET_SPEARMAN = 0.60, 0.30
 

@@ -11,7 +11,13 @@ from ray.serve.handle import DeploymentHandle
 
 from router.config import CallAction
 from router.dispatcher import TierEndpoint, TierStatus
-from router.errors import RouterError, TierSaturated, TierUnavailable, UpstreamError, UpstreamTimeout
+from router.errors import (
+    RouterError,
+    TierSaturated,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from router.generation import Generation, GenerationRequest, StreamDelta
 
 T = TypeVar("T")

@@ -30,13 +30,13 @@ from router.api import (
     completion_body,
     new_request_id,
 )
+from router.classification import load_classifier
 from router.command_http import post_command
 from router.commands import CommandExecutor
 from router.config import RouterConfig, describe_validation_error, parse_config
-from router.classification import load_classifier
 from router.dispatcher import Completion, Dispatcher, TierEndpoint, TierStatus
-from router.policy import MODEL_TIER_BOUNDS
 from router.errors import InvalidRequest, NotFound, PayloadTooLarge, RouterError
+from router.policy import MODEL_TIER_BOUNDS
 
 log = logging.getLogger("ray.serve")
 

@@ -14,7 +14,13 @@ from typing import Any
 
 from deployments.engine_slot import EngineSlot
 from models.factory import build_engine
-from router.config import ModelTierConfig, ProviderConfig, RouterConfig, TierSettings, parse_config
+from router.config import (
+    ModelTierConfig,
+    ProviderConfig,
+    RouterConfig,
+    TierSettings,
+    parse_config,
+)
 from router.dispatcher import TierStatus
 from router.errors import RouterError, TierUnavailable
 from router.generation import Generation, GenerationRequest, StreamDelta

@@ -16,17 +16,22 @@ SDK exceptions become ``router.errors`` at one point: ``translate_anthropic_erro
 """
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import anthropic
 
 from models.engine import Engine, EngineHealth, TokenCounters
 from models.retry import SERVER_ERROR, UNREACHABLE, Resilience, RetryPolicy
-from models.upstream_errors import error_for_status, retry_after_seconds
+from models.upstream_errors import (
+    error_for_status,
+    probe_health,
+    retry_after_seconds,
+    translated,
+)
 from router.errors import (
     AuthenticationFailed,
     RouterError,
@@ -126,25 +131,17 @@ class AnthropicEngine(Engine):
                           model=final.model or self.model, provider=self.provider)
 
     async def health(self) -> EngineHealth:
-        try:
-            with self._translate():
-                await self._client.models.list(limit=1, timeout=5.0)
-        except RouterError as exc:
-            return EngineHealth(False, exc.message)
-        return EngineHealth(True)
+        return await probe_health(lambda: self._client.models.list(limit=1, timeout=5.0), self._error)
 
     async def close(self) -> None:
         await self._client.close()
 
-    @contextmanager
-    def _translate(self) -> Iterator[None]:
+    def _translate(self) -> "contextlib.AbstractContextManager[None]":
         """The single point where the SDK's exceptions become router errors."""
-        try:
-            yield
-        except RouterError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - all of it, SDK or not, leaves as one of ours
-            raise translate_anthropic_error(exc, self.provider) from exc
+        return translated(self._error)
+
+    def _error(self, exc: Exception) -> RouterError:
+        return translate_anthropic_error(exc, self.provider)
 
 
 def translate_anthropic_error(exc: Exception, provider: str) -> RouterError:

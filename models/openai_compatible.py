@@ -21,6 +21,7 @@ from models.upstream_errors import error_for_status, retry_after_seconds
 from router.errors import RouterError, TierUnavailable, UpstreamError, UpstreamTimeout
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 
+
 class OpenAICompatibleEngine(Engine):
     def __init__(
         self,

@@ -11,10 +11,10 @@ SDK exceptions become ``router.errors`` at one point: ``translate_openai_error``
 """
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import openai
@@ -23,8 +23,19 @@ from models.engine import Engine, EngineHealth, TokenCounters
 from models.openai_compatible import json_schema_format
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import UNREACHABLE, Resilience, RetryPolicy
-from models.upstream_errors import error_for_status, retry_after_seconds
-from router.errors import RouterError, TierUnavailable, UpstreamError, UpstreamRejected, UpstreamTimeout
+from models.upstream_errors import (
+    error_for_status,
+    probe_health,
+    retry_after_seconds,
+    translated,
+)
+from router.errors import (
+    RouterError,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 log = logging.getLogger(__name__)
@@ -115,25 +126,17 @@ class OpenAIEngine(Engine):
                           provider=self.provider)
 
     async def health(self) -> EngineHealth:
-        try:
-            with self._translate():
-                await self._client.models.list(timeout=5.0)
-        except RouterError as exc:
-            return EngineHealth(False, exc.message)
-        return EngineHealth(True)
+        return await probe_health(lambda: self._client.models.list(timeout=5.0), self._error)
 
     async def close(self) -> None:
         await self._client.close()
 
-    @contextmanager
-    def _translate(self) -> Iterator[None]:
+    def _translate(self) -> "contextlib.AbstractContextManager[None]":
         """The single point where the SDK's exceptions become router errors."""
-        try:
-            yield
-        except RouterError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - all of it, SDK or not, leaves as one of ours
-            raise translate_openai_error(exc, self.provider) from exc
+        return translated(self._error)
+
+    def _error(self, exc: Exception) -> RouterError:
+        return translate_openai_error(exc, self.provider)
 
 
 def translate_openai_error(exc: Exception, provider: str) -> RouterError:

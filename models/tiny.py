@@ -69,7 +69,12 @@ def build_tiny_checkpoint(cache_dir: str | Path, *, seed: int = 0) -> Path:
 
 def _write_checkpoint(folder: Path, seed: int) -> None:
     import torch
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from transformers import (
+        GenerationConfig,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
 
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=_train_tokenizer(), eos_token="<|im_end|>", pad_token="<|endoftext|>",

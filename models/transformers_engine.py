@@ -134,7 +134,11 @@ class TransformersEngine(Engine):
              streamer: Any, stop: threading.Event | None) -> list[int]:
         """Blocking: generate in this (worker) thread and return the new token ids."""
         import torch
-        from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
+        from transformers import (
+            GenerationConfig,
+            StoppingCriteria,
+            StoppingCriteriaList,
+        )
 
         class _Stopped(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:

@@ -6,7 +6,8 @@ Transient failures get a code from ``models.retry`` so the retry layer knows to 
 """
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
 
 from models.retry import OVERLOADED, SERVER_ERROR
@@ -71,3 +72,27 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+@contextmanager
+def translated(translate: Callable[[Exception], RouterError]) -> Iterator[None]:
+    """The single point where a library's exceptions become router errors: ours pass, all others map."""
+    try:
+        yield
+    except RouterError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - all of it, library or not, leaves as one of ours
+        raise translate(exc) from exc
+
+
+async def probe_health(probe: Callable[[], Awaitable[object]],
+                       translate: Callable[[Exception], RouterError]) -> "EngineHealth":
+    """Healthy when a cheap call (listing models) succeeds; the translated reason when it does not."""
+    from models.engine import EngineHealth
+
+    try:
+        with translated(translate):
+            await probe()
+    except RouterError as exc:
+        return EngineHealth(False, exc.message)
+    return EngineHealth(True)

@@ -27,7 +27,13 @@ from typing import Any
 from models.engine import Engine, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import OVERLOADED
-from router.errors import ContextTooLong, RouterError, TierUnavailable, UpstreamError, UpstreamRejected
+from router.errors import (
+    ContextTooLong,
+    RouterError,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamRejected,
+)
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 _CONTEXT_MARKERS = ("maximum model length", "max_model_len", "context length", "too long")

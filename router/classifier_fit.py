@@ -18,7 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from router.eval_data import STRONG_MODEL, WEAK_MODEL, RoutingRecord
-from router.features import DENSE_NAMES, HASH_DIM, dense_features, hashed_features, math_signal, split_few_shot
+from router.features import (
+    DENSE_NAMES,
+    HASH_DIM,
+    dense_features,
+    hashed_features,
+    math_signal,
+    split_few_shot,
+)
 from router.learned_classifier import ClassifierParams, Head, hand_offset
 
 DENSE_PENALTY = 1e-2

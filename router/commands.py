@@ -17,7 +17,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.config import BUILTIN_COMMANDS, CallAction, CommandConfig, HttpAction, RespondAction, RouterConfig
+from router.config import (
+    BUILTIN_COMMANDS,
+    CallAction,
+    CommandConfig,
+    HttpAction,
+    RespondAction,
+    RouterConfig,
+)
 from router.errors import InvalidRequest, NotFound, UpstreamError
 
 

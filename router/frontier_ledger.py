@@ -20,10 +20,21 @@ from decimal import Decimal
 from typing import Literal
 
 from router.availability import AvailabilityTracker, CooldownTracker, ProviderHealth
-from router.budgets import BudgetLedger, Reservation, request_cap_error, within_request_cap
+from router.budgets import (
+    BudgetLedger,
+    Reservation,
+    request_cap_error,
+    within_request_cap,
+)
 from router.caps import CapDecision, DailyCaps
 from router.config import FrontierConfig, ProviderConfig
-from router.errors import BudgetExceeded, PermissionDenied, RateLimited, RouterError, TierUnavailable
+from router.errors import (
+    BudgetExceeded,
+    PermissionDenied,
+    RateLimited,
+    RouterError,
+    TierUnavailable,
+)
 from router.generation import Message
 from router.keys import ProviderCredential, ProviderKeyStore
 from router.pricing import (

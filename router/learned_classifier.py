@@ -37,7 +37,13 @@ from pydantic import BaseModel, ConfigDict
 from router.classification import Classification, Classifier, Intent, register
 from router.config import Thresholds
 from router.features import (
-    DENSE_NAMES, HASH_DIM, PromptView, dense_features, hashed_features, math_signal, split_few_shot,
+    DENSE_NAMES,
+    HASH_DIM,
+    PromptView,
+    dense_features,
+    hashed_features,
+    math_signal,
+    split_few_shot,
 )
 
 PARAMS_RESOURCE = "data/learned_classifier.json"

@@ -15,12 +15,30 @@ import numpy as np
 from router.classification import Classification
 from router.classifier_fit import fit
 from router.config import RouterConfig
-from router.eval_data import LOCAL_STRONG_MODEL, STRONG_MODEL, WEAK_MODEL, LevelledProblem, RoutingRecord
-from router.evaluation import (
-    BinaryResult, Point, evaluate_binary, fixed_point, oracle_binary, random_binary, spearman, three_way,
-    three_way_oracle, three_way_random,
+from router.eval_data import (
+    LOCAL_STRONG_MODEL,
+    STRONG_MODEL,
+    WEAK_MODEL,
+    LevelledProblem,
+    RoutingRecord,
 )
-from router.learned_classifier import ClassifierParams, LearnedClassifier, shipped_params
+from router.evaluation import (
+    BinaryResult,
+    Point,
+    evaluate_binary,
+    fixed_point,
+    oracle_binary,
+    random_binary,
+    spearman,
+    three_way,
+    three_way_oracle,
+    three_way_random,
+)
+from router.learned_classifier import (
+    ClassifierParams,
+    LearnedClassifier,
+    shipped_params,
+)
 from router.scoring import routing_score
 
 DEFAULT_CLOUD_AT = 0.6

@@ -25,10 +25,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from sqlalchemy import Row, or_, select, update
 
-from router.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
+from router.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from router.schema import workspaces
 from router.storage import Database
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from router.budgets import BudgetLedger, request_cap_error, within_request_cap
+from router.config import FrontierConfig
 from router.errors import BudgetExceeded
 from router.pricing import PriceBook
-from router.config import FrontierConfig
 from router.workspaces import WorkspaceSettings, WorkspaceStore
 
 REPO = Path(__file__).resolve().parents[2]

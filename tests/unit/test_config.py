@@ -3,7 +3,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from router.config import ConfigInvalid, ProviderStrategy, RouterConfig, load_config, parse_config
+from router.config import (
+    ConfigInvalid,
+    ProviderStrategy,
+    RouterConfig,
+    load_config,
+    parse_config,
+)
 from tests.configs import provider, router_config
 
 ROOT = Path(__file__).resolve().parents[2]

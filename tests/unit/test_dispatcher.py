@@ -10,7 +10,14 @@ from router.classification import Classification, Classifier
 from router.commands import CommandExecutor
 from router.config import parse_config
 from router.dispatcher import Dispatcher, TierEndpoint, TierStatus
-from router.errors import InvalidRequest, NotFound, PromptRejected, RoutingFailure, TierUnavailable, UpstreamError
+from router.errors import (
+    InvalidRequest,
+    NotFound,
+    PromptRejected,
+    RoutingFailure,
+    TierUnavailable,
+    UpstreamError,
+)
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 from tests.configs import router_config
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from router.evaluation import (
-    evaluate_binary, oracle_binary, random_binary, routing_curve, spearman, three_way, three_way_oracle,
+    evaluate_binary,
+    oracle_binary,
+    random_binary,
+    routing_curve,
+    spearman,
+    three_way,
+    three_way_oracle,
     three_way_random,
 )
 

@@ -9,7 +9,14 @@ import pytest
 from router.classification import CLASSIFIERS, Classification
 from router.classifier_fit import fit
 from router.config import ScoreWeights, Thresholds
-from router.eval_data import STRONG_MODEL, WEAK_MODEL, RoutingRecord, file_sha256, read_levelled, read_routerbench
+from router.eval_data import (
+    STRONG_MODEL,
+    WEAK_MODEL,
+    RoutingRecord,
+    file_sha256,
+    read_levelled,
+    read_routerbench,
+)
 from router.features import split_few_shot
 from router.learned_classifier import LearnedClassifier, shipped_params
 from router.scoring import routing_score

@@ -12,6 +12,7 @@ from router.errors import BudgetExceeded
 from router.storage import Database
 from router.workspaces import WorkspaceSettings, WorkspaceStore
 
+
 @pytest.fixture
 def pg(postgres_url):
     database = Database(postgres_url)

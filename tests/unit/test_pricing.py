@@ -7,7 +7,13 @@ import pytest
 
 from router.config import ConfigInvalid, FrontierConfig
 from router.generation import Message, Usage
-from router.pricing import CacheOutlook, PrefixCache, PriceBook, count_prompt_tokens, prompt_text
+from router.pricing import (
+    CacheOutlook,
+    PrefixCache,
+    PriceBook,
+    count_prompt_tokens,
+    prompt_text,
+)
 
 FRONTIER = FrontierConfig(
     local_cost_per_1k_tokens=0.0002,

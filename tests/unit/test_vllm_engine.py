@@ -11,7 +11,11 @@ from models.tiny import TINY_MODEL_NAME
 from models.vllm_engine import VllmEngine
 from router.errors import ContextTooLong, TierUnavailable
 from router.generation import GenerationRequest, Message
-from tests.fakes.fake_vllm import RequestOutputKind, StructuredOutputsParams, fake_vllm_api
+from tests.fakes.fake_vllm import (
+    RequestOutputKind,
+    StructuredOutputsParams,
+    fake_vllm_api,
+)
 
 SCHEMA = {"title": "classification", "type": "object", "properties": {"intent": {"type": "string"}},
           "required": ["intent"]}

@@ -5,7 +5,12 @@ from decimal import Decimal
 
 import pytest
 
-from router.errors import AuthenticationFailed, InvalidRequest, NotFound, PermissionDenied
+from router.errors import (
+    AuthenticationFailed,
+    InvalidRequest,
+    NotFound,
+    PermissionDenied,
+)
 from router.workspaces import (
     LOCAL_WORKSPACE_ID,
     KeyHasher,
