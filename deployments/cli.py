@@ -123,6 +123,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = load_serve_config(path, host=args.host, port=args.port)
     host, port = config.http_options.host, config.http_options.port
     print(f"tiered-router: cluster has {'a GPU' if has_gpu else 'no GPU'}; deploying {path}", flush=True)
+    if _local_profile(config):
+        print("tiered-router: local profile (access.auth: none): no authentication, every request runs as "
+              "workspace 'local'", flush=True)
 
     client = serve_api.serve_start(
         http_options=config.http_options.model_dump(), proxy_location=config.proxy_location,
@@ -153,6 +156,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         serve.shutdown()
         ray.shutdown()
     return 0
+
+
+def _local_profile(config: Any) -> bool:
+    from router.config import parse_config
+
+    for app in config.applications:
+        for deployment in app.deployments:
+            if deployment.name == "RouterIngress" and isinstance(deployment.user_config, dict):
+                return parse_config(deployment.user_config).access.auth == "none"
+    return False
 
 
 def _wait_running(serve: Any, names: list[str]) -> bool:

@@ -142,3 +142,10 @@ def test_the_serve_command_rejects_a_serve_config_whose_router_config_is_invalid
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(SystemExit, match=r"thresholds.quality: Input should be less than or equal to 1 \(got 7\)"):
         load_serve_config(path, host=None, port=None)
+
+
+def test_the_serve_command_says_when_it_runs_the_local_profile():
+    from deployments.cli import _local_profile, load_serve_config
+
+    assert _local_profile(load_serve_config(ROOT / "serve_config.local.yaml", host=None, port=None))
+    assert not _local_profile(load_serve_config(ROOT / "serve_config.yaml", host=None, port=None))
