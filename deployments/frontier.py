@@ -22,7 +22,7 @@ from router.config import ProviderConfig, RouterConfig, TierSettings, parse_conf
 from router.dispatcher import TierStatus
 from router.errors import RateLimited, RouterError, TierUnavailable, UpstreamError
 from router.frontier_ledger import Admitted, FrontierLedger, Refusal
-from router.generation import Generation, GenerationRequest, StreamDelta
+from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 from router.gpu import query_gpus, under_memory_pressure
 from router.keys import ProviderCredential, ProviderKeyStore, load_cipher
 from router.providers import strategy_for
@@ -233,7 +233,7 @@ class FrontierPoolServer:
                 await self._fail(member, admitted, exc, failures)
                 raise
             usage = last.usage if last is not None else None
-            cost = await self._ledger.succeed(admitted, usage or _no_usage())
+            cost = await self._ledger.succeed(admitted, usage or Usage())
             if last is not None:
                 yield last.model_copy(update={"cost_usd": cost.total_usd})
             return
@@ -278,9 +278,3 @@ class FrontierPoolServer:
 
     async def check_health(self) -> None:
         return None
-
-
-def _no_usage() -> Any:
-    from router.generation import Usage
-
-    return Usage()

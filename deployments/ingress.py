@@ -150,7 +150,8 @@ class RouterIngress:
             number: tier_endpoint(number, handle, timeouts[number]) for number, handle in self._handles.items()
         }
         commands = CommandExecutor(config, status=self.health, call=call_serve_target, http=post_command)
-        return Dispatcher(config, commands, tiers, classifier=load_classifier("learned", thresholds=config.thresholds), local_admission=False)
+        classifier = load_classifier("learned", thresholds=config.thresholds)
+        return Dispatcher(config, commands, tiers, classifier=classifier, local_admission=False)
 
     # ---- operations shared by HTTP and handle callers -------------------------------------------
 
@@ -173,15 +174,20 @@ class RouterIngress:
         return await self._dispatcher.route(chat, new_request_id(), headers, workspace=workspace)
 
     async def _complete(self, chat: ChatCompletionRequest, headers: Any) -> Completion:
+        return await self._dispatch(self._dispatcher.complete, chat, headers)
+
+    async def _dispatch(self, operation: Any, chat: ChatCompletionRequest, headers: Any) -> Any:
+        """Authenticate, run ``complete`` or ``stream``, and remember the outcome: its escalations, or
+        the failure and the chain it tried."""
         workspace = await self._access.authenticate(_authorization(headers))
         request_id = new_request_id()
         try:
-            completion = await self._dispatcher.complete(chat, request_id, headers, workspace=workspace)
+            result = await operation(chat, request_id, headers, workspace=workspace)
         except RouterError as exc:
             await self._access.record_failure(workspace, request_id, exc)
             raise
-        await self._access.record(workspace, completion.decision)
-        return completion
+        await self._access.record(workspace, result.decision)
+        return result
 
     async def models(self) -> dict[str, Any]:
         return {
@@ -292,15 +298,7 @@ class RouterIngress:
     # ---- streaming --------------------------------------------------------------------------------
 
     async def _start_stream(self, chat: ChatCompletionRequest, headers: Any) -> Any:
-        workspace = await self._access.authenticate(_authorization(headers))
-        request_id = new_request_id()
-        try:
-            started = await self._dispatcher.stream(chat, request_id, headers, workspace=workspace)
-        except RouterError as exc:
-            await self._access.record_failure(workspace, request_id, exc)
-            raise
-        await self._access.record(workspace, started.decision)
-        return started
+        return await self._dispatch(self._dispatcher.stream, chat, headers)
 
     async def _stream_chunks(self, chat: ChatCompletionRequest, started: Any) -> AsyncIterator[dict[str, Any]]:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)

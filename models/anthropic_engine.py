@@ -15,22 +15,18 @@
 SDK exceptions become ``router.errors`` at one point: ``translate_anthropic_error``.
 """
 
-import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anthropic
 
-from models.engine import Engine, EngineHealth, TokenCounters
-from models.retry import SERVER_ERROR, UNREACHABLE, Resilience, RetryPolicy
+from models.retry import SERVER_ERROR, UNREACHABLE
+from models.sdk_engine import SdkEngine
 from models.upstream_errors import (
     error_for_status,
-    probe_health,
     retry_after_seconds,
-    translated,
 )
 from router.errors import (
     AuthenticationFailed,
@@ -52,20 +48,9 @@ _STREAM_ERROR_STATUS = {"rate_limit_error": 429, "overloaded_error": 529, "api_e
                         "invalid_request_error": 400, "request_too_large": 413, "timeout_error": 504}
 
 
-class AnthropicEngine(Engine):
-    def __init__(
-        self, *, model: str, provider: str, api_key: str, base_url: str | None = None, timeout_s: float = 60.0,
-        max_retries: int = 2, min_interval_s: float = 0.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.model = model
-        self.provider = provider
-        self.counters = TokenCounters()
-        self._client = anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
-        self._resilience = Resilience(
-            RetryPolicy(timeout_s=timeout_s, max_retries=max_retries, min_interval_s=min_interval_s),
-            self.counters, name=provider, sleep=sleep,
-        )
+class AnthropicEngine(SdkEngine):
+    def _make_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any:
+        return anthropic.AsyncAnthropic(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
 
     def _params(self, request: GenerationRequest, max_tokens: int, temperature: float) -> dict[str, Any]:
         system = "\n\n".join(m.content for m in request.messages if m.role in ("system", "developer"))
@@ -109,15 +94,6 @@ class AnthropicEngine(Engine):
             model=message.model or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
         )
 
-    async def stream(
-        self, request: GenerationRequest, *, max_tokens: int, temperature: float
-    ) -> AsyncIterator[StreamDelta]:
-        params = self._params(request, max_tokens, temperature)
-        async for delta in self._resilience.stream(lambda: self._stream_once(params)):
-            if delta.usage is not None:
-                self.counters.record(delta.usage)
-            yield delta
-
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[StreamDelta]:
         with self._translate():
             async with self._client.messages.stream(**params) as events:
@@ -130,15 +106,8 @@ class AnthropicEngine(Engine):
         yield StreamDelta(usage=_usage(final.usage), finish_reason=_finish(final.stop_reason),
                           model=final.model or self.model, provider=self.provider)
 
-    async def health(self) -> EngineHealth:
-        return await probe_health(lambda: self._client.models.list(limit=1, timeout=5.0), self._error)
-
-    async def close(self) -> None:
-        await self._client.close()
-
-    def _translate(self) -> "contextlib.AbstractContextManager[None]":
-        """The single point where the SDK's exceptions become router errors."""
-        return translated(self._error)
+    def _probe(self) -> Any:
+        return self._client.models.list(limit=1, timeout=5.0)
 
     def _error(self, exc: Exception) -> RouterError:
         return translate_anthropic_error(exc, self.provider)

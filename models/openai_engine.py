@@ -10,24 +10,20 @@
 SDK exceptions become ``router.errors`` at one point: ``translate_openai_error``.
 """
 
-import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import openai
 
-from models.engine import Engine, EngineHealth, TokenCounters
 from models.openai_compatible import json_schema_format
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
-from models.retry import UNREACHABLE, Resilience, RetryPolicy
+from models.retry import UNREACHABLE
+from models.sdk_engine import SdkEngine
 from models.upstream_errors import (
     error_for_status,
-    probe_health,
     retry_after_seconds,
-    translated,
 )
 from router.errors import (
     RouterError,
@@ -41,20 +37,9 @@ from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 log = logging.getLogger(__name__)
 
 
-class OpenAIEngine(Engine):
-    def __init__(
-        self, *, model: str, provider: str, api_key: str, base_url: str | None = None, timeout_s: float = 60.0,
-        max_retries: int = 2, min_interval_s: float = 0.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
-        self.model = model
-        self.provider = provider
-        self.counters = TokenCounters()
-        self._client = openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
-        self._resilience = Resilience(
-            RetryPolicy(timeout_s=timeout_s, max_retries=max_retries, min_interval_s=min_interval_s),
-            self.counters, name=provider, sleep=sleep,
-        )
+class OpenAIEngine(SdkEngine):
+    def _make_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any:
+        return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
 
     def _params(self, request: GenerationRequest, max_tokens: int, temperature: float) -> dict[str, Any]:
         params: dict[str, Any] = {
@@ -92,15 +77,6 @@ class OpenAIEngine(Engine):
             model=completion.model or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
         )
 
-    async def stream(
-        self, request: GenerationRequest, *, max_tokens: int, temperature: float
-    ) -> AsyncIterator[StreamDelta]:
-        params = self._params(request, max_tokens, temperature)
-        async for delta in self._resilience.stream(lambda: self._stream_once(params)):
-            if delta.usage is not None:
-                self.counters.record(delta.usage)
-            yield delta
-
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[StreamDelta]:
         splitter = ReasoningStreamSplitter()
         usage, finish_reason, model, received = Usage(), "stop", self.model, 0
@@ -125,15 +101,8 @@ class OpenAIEngine(Engine):
         yield StreamDelta(text=answer, reasoning=reasoning, usage=usage, finish_reason=finish_reason, model=model,
                           provider=self.provider)
 
-    async def health(self) -> EngineHealth:
-        return await probe_health(lambda: self._client.models.list(timeout=5.0), self._error)
-
-    async def close(self) -> None:
-        await self._client.close()
-
-    def _translate(self) -> "contextlib.AbstractContextManager[None]":
-        """The single point where the SDK's exceptions become router errors."""
-        return translated(self._error)
+    def _probe(self) -> Any:
+        return self._client.models.list(timeout=5.0)
 
     def _error(self, exc: Exception) -> RouterError:
         return translate_openai_error(exc, self.provider)

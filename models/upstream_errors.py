@@ -9,6 +9,10 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from models.engine import EngineHealth
 
 from models.retry import OVERLOADED, SERVER_ERROR
 from router.errors import (
