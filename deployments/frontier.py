@@ -188,11 +188,13 @@ class FrontierPoolServer:
 
     async def _fail(self, member: _Member, admitted: Admitted, exc: BaseException, failures: list[str]) -> None:
         assert self._ledger is not None
-        await self._ledger.fail(admitted, exc)
+        # Judge the provider before the first await: a model still loading may finish during the ledger write,
+        # and its "still loading" refusal must not then be cached as the health of the engine that is now ready.
         if isinstance(exc, RouterError):
             failures.append(f"{member.config.name}: {exc.message}")
-            if isinstance(exc, TierUnavailable):
+            if isinstance(exc, TierUnavailable) and member.slot.state == "ready":
                 member.slot.health.mark_down(exc.message)
+        await self._ledger.fail(admitted, exc)
 
     async def generate(self, request: GenerationRequest) -> Generation:
         assert self._ledger is not None

@@ -80,3 +80,23 @@ async def test_a_frontier_provider_on_a_local_model_loads_in_the_background(tiny
     assert (await pool.status()).available  # the failure seen while loading is not held against it
     answer = await pool.generate(REQUEST.model_copy(update={"max_tokens": 3}))
     assert answer.provider == "local-tiny" and answer.usage.completion_tokens == 3
+
+
+async def test_a_model_that_finishes_loading_while_its_refusal_is_recorded_is_not_marked_down(tiny_checkpoint):
+    providers = [{"name": "local-tiny", "engine": "transformers", "model": TINY_MODEL_NAME,
+                  "model_path": tiny_checkpoint, "device": "cpu", "cost_per_1k_input": 0.0,
+                  "cost_per_1k_output": 0.0, "quality": 0.1, "max_context": 4096, "tags": ["local"]}]
+    pool = FrontierPoolServer(config_with(providers=providers))
+    slot = pool._members[0].slot
+    record_failure = pool._ledger.fail
+
+    async def load_finishes_during_the_write(admitted, exc):
+        await slot.started()  # the race CI once hit: the load completes while the refusal is being written
+        await record_failure(admitted, exc)
+
+    pool._ledger.fail = load_finishes_during_the_write
+    with pytest.raises(TierUnavailable, match="still loading"):
+        await pool.generate(REQUEST)
+    assert slot.state == "ready"
+    status = await pool.status()
+    assert status.available and status.provider == "local-tiny"
