@@ -1,11 +1,14 @@
 """The tier and frontier deployment classes (plain classes, no Ray) with real engines: the tiny checkpoint on
 transformers, and an Anthropic provider against the loopback fake."""
 
+import asyncio
+
 import pytest
 
 from deployments.frontier import FrontierPoolServer
 from deployments.model_tier import ModelTierServer
 from models.tiny import TINY_MODEL_NAME
+from models.transformers_engine import TransformersEngine
 from router.errors import TierUnavailable
 from router.generation import GenerationRequest, Message
 from tests.configs import router_config
@@ -24,12 +27,32 @@ def config_with(micro: dict | None = None, providers: list | None = None) -> dic
     return config
 
 
-async def test_the_replica_starts_at_once_reports_loading_then_serves(tiny_checkpoint):
+LOCAL_TINY = {"name": "local-tiny", "engine": "transformers", "model": TINY_MODEL_NAME, "device": "cpu",
+              "cost_per_1k_input": 0.0, "cost_per_1k_output": 0.0, "quality": 0.1, "max_context": 4096,
+              "tags": ["local"]}
+
+
+@pytest.fixture
+def held_load(monkeypatch) -> asyncio.Event:
+    """The transformers load waits for this event, so a test decides when a model finishes loading."""
+    release = asyncio.Event()
+    real_start = TransformersEngine.start
+
+    async def start_when_released(self):
+        await release.wait()
+        await real_start(self)
+
+    monkeypatch.setattr(TransformersEngine, "start", start_when_released)
+    return release
+
+
+async def test_the_replica_starts_at_once_reports_loading_then_serves(tiny_checkpoint, held_load):
     server = ModelTierServer("micro", config_with(local_tier(tiny_checkpoint)))
     loading = await server.status()
     assert not loading.available and "still loading" in loading.reason
     with pytest.raises(TierUnavailable, match="still loading"):
         await server.generate(REQUEST)
+    held_load.set()
     ready = await server.loaded()
     assert ready.available and ready.model == TINY_MODEL_NAME
     answer = await server.generate(REQUEST.model_copy(update={"max_tokens": 6}))
@@ -69,28 +92,24 @@ async def test_the_frontier_pool_uses_the_anthropic_sdk_engine(anthropic_upstrea
     assert status.available and status.provider == "claude"
 
 
-async def test_a_frontier_provider_on_a_local_model_loads_in_the_background(tiny_checkpoint):
-    providers = [{"name": "local-tiny", "engine": "transformers", "model": TINY_MODEL_NAME,
-                  "model_path": tiny_checkpoint, "device": "cpu", "cost_per_1k_input": 0.0,
-                  "cost_per_1k_output": 0.0, "quality": 0.1, "max_context": 4096, "tags": ["local"]}]
-    pool = FrontierPoolServer(config_with(providers=providers))
+async def test_a_frontier_provider_on_a_local_model_loads_in_the_background(tiny_checkpoint, held_load):
+    pool = FrontierPoolServer(config_with(providers=[{**LOCAL_TINY, "model_path": tiny_checkpoint}]))
     with pytest.raises(TierUnavailable, match="still loading"):
         await pool.generate(REQUEST)
+    held_load.set()
     await pool._members[0].slot.started()
     assert (await pool.status()).available  # the failure seen while loading is not held against it
     answer = await pool.generate(REQUEST.model_copy(update={"max_tokens": 3}))
     assert answer.provider == "local-tiny" and answer.usage.completion_tokens == 3
 
 
-async def test_a_model_that_finishes_loading_while_its_refusal_is_recorded_is_not_marked_down(tiny_checkpoint):
-    providers = [{"name": "local-tiny", "engine": "transformers", "model": TINY_MODEL_NAME,
-                  "model_path": tiny_checkpoint, "device": "cpu", "cost_per_1k_input": 0.0,
-                  "cost_per_1k_output": 0.0, "quality": 0.1, "max_context": 4096, "tags": ["local"]}]
-    pool = FrontierPoolServer(config_with(providers=providers))
+async def test_a_model_that_finishes_loading_while_its_refusal_is_recorded_is_not_marked_down(tiny_checkpoint, held_load):
+    pool = FrontierPoolServer(config_with(providers=[{**LOCAL_TINY, "model_path": tiny_checkpoint}]))
     slot = pool._members[0].slot
     record_failure = pool._ledger.fail
 
     async def load_finishes_during_the_write(admitted, exc):
+        held_load.set()
         await slot.started()  # the race CI once hit: the load completes while the refusal is being written
         await record_failure(admitted, exc)
 
