@@ -40,7 +40,7 @@ class ReasoningStreamSplitter:
                 text = text[index + len(tag):]
                 self._in_reasoning = not self._in_reasoning
                 continue
-            keep = _partial_suffix(text, tag)
+            keep = partial_suffix(text, tag)
             (reasoning if self._in_reasoning else answer).append(text[: len(text) - keep])
             self._pending = text[len(text) - keep:]
             break
@@ -51,7 +51,8 @@ class ReasoningStreamSplitter:
         return ("", pending) if self._in_reasoning else (pending, "")
 
 
-def _partial_suffix(text: str, tag: str) -> int:
+def partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest tail of ``text`` that ``tag`` starts with (a tag that may still complete)."""
     for size in range(min(len(tag) - 1, len(text)), 0, -1):
         if tag.startswith(text[-size:]):
             return size

@@ -18,6 +18,7 @@ from typing import Any
 
 from models.engine import Engine, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
+from models.stop_strings import StopStringTrimmer, cut_at_stop
 from router.errors import ContextTooLong, RouterError, TierUnavailable, UpstreamError
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 
@@ -69,7 +70,7 @@ class TransformersEngine(Engine):
         async with self._one_at_a_time:
             with self._translate():
                 new_ids = await asyncio.to_thread(self._run, prompt_ids, max_new, temperature, request.stop, None, None)
-        text = _cut_at_stop(self._tokenizer.decode(new_ids, skip_special_tokens=True), request.stop)
+        text = cut_at_stop(self._tokenizer.decode(new_ids, skip_special_tokens=True), request.stop)
         usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=len(new_ids))
         self.counters.record(usage)
         answer, reasoning = split_reasoning(text)
@@ -87,6 +88,7 @@ class TransformersEngine(Engine):
         stop = threading.Event()
         streamer = _loop_streamer(self._tokenizer, loop, pieces)
         splitter = ReasoningStreamSplitter()
+        trimmer = StopStringTrimmer(request.stop)  # cut before the reasoning split, as generate() does
         await self._one_at_a_time.acquire()
         work = asyncio.ensure_future(asyncio.to_thread(
             self._run, prompt_ids, max_new, temperature, request.stop, streamer, stop))
@@ -95,7 +97,7 @@ class TransformersEngine(Engine):
         work.add_done_callback(lambda _: pieces.put_nowait(_END))
         try:
             while (piece := await pieces.get()) is not _END:
-                answer, reasoning = splitter.feed(piece)
+                answer, reasoning = splitter.feed(trimmer.feed(piece))
                 if answer or reasoning:
                     yield StreamDelta(text=answer, reasoning=reasoning, model=self.model, provider=self.provider)
             with self._translate():
@@ -104,7 +106,9 @@ class TransformersEngine(Engine):
             stop.set()  # the caller went away or something failed: stop generating
         usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=len(new_ids))
         self.counters.record(usage)
-        answer, reasoning = splitter.flush()
+        answer, reasoning = splitter.feed(trimmer.flush())
+        tail_answer, tail_reasoning = splitter.flush()
+        answer, reasoning = answer + tail_answer, reasoning + tail_reasoning
         yield StreamDelta(text=answer, reasoning=reasoning, usage=usage,
                           finish_reason=self._finish_reason(new_ids, max_new), model=self.model, provider=self.provider)
 
@@ -195,8 +199,3 @@ def _loop_streamer(tokenizer: Any, loop: asyncio.AbstractEventLoop, queue: "asyn
 
     return LoopStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
-
-def _cut_at_stop(text: str, stops: list[str]) -> str:
-    """OpenAI semantics: the stop string ends the answer and is not part of it."""
-    cuts = [text.find(s) for s in stops if s and s in text]
-    return text[: min(cuts)] if cuts else text

@@ -54,6 +54,22 @@ async def test_streaming_yields_the_same_text_as_generate_and_ends_with_usage(en
     assert last.usage.completion_tokens == 16
 
 
+async def test_a_stop_string_ends_the_answer_in_both_generate_and_stream(engine):
+    free = (await engine.generate(REQUEST, max_tokens=24, temperature=0.0)).text
+    middle = len(free) // 2
+    stop = free[middle:middle + 3]  # three characters from the middle: likely to span a token boundary
+    assert len(stop) == 3
+    expected = free[: free.find(stop)]
+    stopped = REQUEST.model_copy(update={"stop": [stop]})
+    answer = await engine.generate(stopped, max_tokens=24, temperature=0.0)
+    deltas = [d async for d in engine.stream(stopped, max_tokens=24, temperature=0.0)]
+    streamed = "".join(d.text for d in deltas)
+    assert answer.text.strip() == expected.strip()
+    assert streamed.strip() == expected.strip() and stop not in streamed
+    assert deltas[-1].finish_reason == "stop"
+    assert deltas[-1].usage.completion_tokens < 24  # generation itself stopped, not only the text
+
+
 async def test_leaving_a_stream_early_frees_the_engine_for_the_next_call(engine):
     stream = engine.stream(REQUEST, max_tokens=1000, temperature=0.0)
     first = await anext(stream)
