@@ -28,6 +28,7 @@ LOCAL_CONFIG = "serve_config.local.yaml"
 DEMO_CONFIG = "serve_config.demo.yaml"
 DEMO_PLACEHOLDER = "${DEMO_CHECKPOINT}"
 DEPLOY_TIMEOUT_S = 600.0
+ROUTES_TIMEOUT_S = 60.0
 
 # Measured on 2 cores (see DESIGN.md): running user code and the router on the replica's
 # main loop raised ingress throughput by about a third. Workers inherit these from the raylet.
@@ -141,11 +142,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        if not _wait_running(serve, names):
+        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        routed = [app.name for app in config.applications if app.route_prefix is not None]
+        if not _wait_running(serve, names) or not wait_routable(f"http://{shown_host}:{port}", routed):
             serve.shutdown()
             ray.shutdown()
             return 1
-        shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"tiered-router: ready in {time.monotonic() - started:.1f}s", flush=True)
         print(f"tiered-router: OpenAI base URL http://{shown_host}:{port}/v1  (config: {path})", flush=True)
         print("tiered-router: press Ctrl-C to stop", flush=True)
@@ -183,6 +185,28 @@ def _wait_running(serve: Any, names: list[str]) -> bool:
         time.sleep(0.5)
     print(f"tiered-router: applications not running after {DEPLOY_TIMEOUT_S:.0f}s", file=sys.stderr)
     return False
+
+
+def wait_routable(base_url: str, names: list[str], timeout_s: float = ROUTES_TIMEOUT_S) -> bool:
+    """Wait until the HTTP proxy routes to every named application.
+
+    Serve marks an application RUNNING a moment before its proxy learns the route, so a request sent
+    right after "ready" could get a 404; the proxy's own route table (``/-/routes``) is the real test."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            routes = httpx.get(f"{base_url}/-/routes", timeout=2.0).json()
+            if set(names) <= set(routes.values()):
+                return True
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass  # the proxy is not up yet, or answered something other than its route table
+        if time.monotonic() >= deadline:
+            print(f"tiered-router: the HTTP proxy at {base_url} does not route to {', '.join(names)} after "
+                  f"{timeout_s:.0f}s", file=sys.stderr)
+            return False
+        time.sleep(0.25)
 
 
 def cmd_route(args: argparse.Namespace) -> int:

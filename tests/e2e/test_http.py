@@ -150,3 +150,12 @@ def test_another_ray_job_gets_the_same_operations_and_errors_through_the_app_han
     assert result["choices"][0]["message"]["content"] == "[light] echo: via handle"
     with pytest.raises(RoutingFailure):
         handle.generate.remote({"model": "tier-3", "messages": [{"role": "user", "content": "x"}]}).result()
+
+
+def test_serve_cli_waits_until_the_proxy_routes_to_the_application(router_url, capsys):
+    from deployments.cli import wait_routable
+
+    assert wait_routable(router_url, [APP])
+    assert httpx.get(f"{router_url}/healthz", timeout=10).status_code == 200
+    assert not wait_routable(router_url, ["an-application-never-deployed"], timeout_s=0.5)
+    assert "does not route to an-application-never-deployed" in capsys.readouterr().err
