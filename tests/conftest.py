@@ -31,7 +31,13 @@ def second_upstream() -> Iterator[FakeUpstream]:
 def ray_cluster():
     """One simulated two-node Ray cluster for the whole session: a head (the workstation) and a
     node carrying the ``dgx_spark`` resource (the DGX Spark), both processes on this machine."""
-    os.environ.setdefault("RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD", "0")
+    from deployments.cli import SERVE_ENV
+
+    for key, value in SERVE_ENV.items():  # the same Serve settings as `tiered-router serve`, before Ray starts
+        # except the router loop: this driver, and the drivers tests start, call handles synchronously,
+        # which needs the handle's router on its own loop (Ray's default).
+        if key != "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP":
+            os.environ.setdefault(key, value)
     import ray
     from ray.cluster_utils import Cluster
 

@@ -14,11 +14,12 @@ AUTOSCALING = {"min_replicas": 1, "max_replicas": 3, "target_ongoing_requests": 
                "look_back_period_s": 0.5, "upscale_delay_s": 0.2, "downscale_delay_s": 1.0}
 
 
-def light_replicas() -> int:
+def light_replicas(*states: str) -> int:
+    """Light replicas in the given states (RUNNING by default)."""
     from ray import serve
 
     deployment = serve.status().applications[APP].deployments["light"]
-    return deployment.replica_states.get("RUNNING", 0)
+    return sum(deployment.replica_states.get(state, 0) for state in states or ("RUNNING",))
 
 
 def wait_until(predicate, deadline_s: float) -> bool:
@@ -51,10 +52,12 @@ def test_the_light_tier_scales_out_under_load_and_back_in(ray_serve):
                 futures = [pool.submit(lambda: handle.generate.remote(body).result()) for _ in range(6)]
                 for future in futures:
                     assert future.result()["router"]["tier"] == 2
-                    peak = max(peak, light_replicas())
+                    # A replica STARTING counts: the controller has scaled out; on a loaded machine the
+                    # new replica's process may take longer to come up than the load lasts.
+                    peak = max(peak, light_replicas("STARTING", "RUNNING"))
                 rounds += 1
         assert peak >= 2, "the light tier never scaled out"
-        assert wait_until(lambda: light_replicas() == 1, 60), "the light tier never scaled back to 1"
+        assert wait_until(lambda: light_replicas("STARTING", "RUNNING") == 1, 60), "the light tier never scaled back to 1"
     finally:
         serve.delete(APP)
         upstream.stop()
