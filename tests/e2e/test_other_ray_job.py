@@ -1,12 +1,14 @@
 """A separate driver process joins the running cluster and calls the router through its handle."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
+from deployments.cli import SERVE_ENV
 from tests.configs import DEAD_URL, router_config
 
 pytestmark = pytest.mark.ray
@@ -48,7 +50,9 @@ def test_another_driver_routes_generates_streams_and_gets_typed_errors(client_ap
             out["error"] = [type(exc).__name__, exc.code]
         print("RESULT" + json.dumps(out))
     """)
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
+    # As for a job submitted to a cluster that `tiered-router serve` started: it inherits the CLI's Serve settings.
+    env = {**os.environ, **SERVE_ENV}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env)
     line = next((l for l in result.stdout.splitlines() if l.startswith("RESULT")), None)
     assert line is not None, result.stderr[-3000:]
     out = json.loads(line[len("RESULT"):])
