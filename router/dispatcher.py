@@ -342,8 +342,9 @@ class Dispatcher:
         reasons = "; ".join(e.reason for e in plan.escalations)
         return RoutingFailure(
             f"no tier could answer the request. Tried {', '.join(f'tier {n} ({TIER_NAMES[n]})' for n in tried)}: "
-            f"{reasons}. Configure a reachable endpoint for one of them (tiers.micro.base_url, tiers.light.base_url, "
-            f"or a provider under frontier.providers) and check GET /healthz.",
+            f"{reasons}. Configure a reachable endpoint for one of them (tiers.micro.base_url or .model_path, "
+            f"tiers.light.base_url or .model_path, or a provider under frontier.providers with its API key) and "
+            f"check GET /healthz; `tiered-router serve --demo` runs the whole chain offline on a tiny checkpoint.",
             details={"tried": [e.model_dump() for e in plan.escalations]},
         )
 
