@@ -29,6 +29,8 @@ DEMO_CONFIG = "serve_config.demo.yaml"
 DEMO_PLACEHOLDER = "${DEMO_CHECKPOINT}"
 DEPLOY_TIMEOUT_S = 600.0
 ROUTES_TIMEOUT_S = 60.0
+MODEL_LOAD_WAIT_S = 600.0  # vLLM loading a 70B can take minutes; past this "ready" notes what still loads
+_LOADING = ("created", "loading")
 
 # Measured on 2 cores (see DESIGN.md): running user code and the router on the replica's
 # main loop raised ingress throughput by about a third. Workers inherit these from the raylet.
@@ -149,10 +151,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         routed = [app.name for app in config.applications if app.route_prefix is not None]
-        if not _wait_running(serve, names) or not wait_routable(f"http://{shown_host}:{port}", routed):
+        base_url = f"http://{shown_host}:{port}"
+        if not _wait_running(serve, names) or not wait_routable(base_url, routed):
             serve.shutdown()
             ray.shutdown()
             return 1
+        router_app = _router_app(config)
+        if router_app is not None and router_app.route_prefix is not None:
+            report = wait_models_loaded(base_url + router_app.route_prefix.rstrip("/") + "/healthz")
+            for line in describe_tiers(report):
+                print(f"tiered-router: {line}", flush=True)
         print(f"tiered-router: ready in {time.monotonic() - started:.1f}s", flush=True)
         print(f"tiered-router: OpenAI base URL http://{shown_host}:{port}/v1  (config: {path})", flush=True)
         print("tiered-router: press Ctrl-C to stop", flush=True)
@@ -165,14 +173,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _router_app(config: Any) -> Any | None:
+    """The application whose ingress is the router (the one with a ``RouterIngress`` deployment)."""
+    return next((app for app in config.applications if any(d.name == "RouterIngress" for d in app.deployments)),
+                None)
+
+
 def _local_profile(config: Any) -> bool:
     from router.config import parse_config
 
-    for app in config.applications:
-        for deployment in app.deployments:
-            if deployment.name == "RouterIngress" and isinstance(deployment.user_config, dict):
-                return parse_config(deployment.user_config).access.auth == "none"
-    return False
+    app = _router_app(config)
+    ingress = next((d for d in app.deployments if d.name == "RouterIngress"), None) if app else None
+    if ingress is None or not isinstance(ingress.user_config, dict):
+        return False
+    return parse_config(ingress.user_config).access.auth == "none"
 
 
 def _wait_running(serve: Any, names: list[str]) -> bool:
@@ -212,6 +226,54 @@ def wait_routable(base_url: str, names: list[str], timeout_s: float = ROUTES_TIM
                   f"{timeout_s:.0f}s", file=sys.stderr)
             return False
         time.sleep(0.25)
+
+
+def _loading(report: dict[str, Any]) -> list[str]:
+    """Names of the tiers and frontier providers whose model is still loading."""
+    names = []
+    for tier in report.get("tiers", []):
+        if tier.get("state") in _LOADING:
+            names.append(tier["name"])
+        names += [p["name"] for p in tier.get("providers", []) if p.get("state") in _LOADING]
+    return names
+
+
+def wait_models_loaded(healthz_url: str, timeout_s: float = MODEL_LOAD_WAIT_S) -> dict[str, Any]:
+    """Wait until no model is still loading (loaded or failed), so that "ready" means the tiers that can
+    answer do; returns the last ``/healthz`` report. Past ``timeout_s`` it stops waiting, not serving."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    announced = False
+    report: dict[str, Any] = {}
+    while True:
+        try:
+            report = httpx.get(healthz_url, timeout=10.0).json()  # 503 while no model tier is up: still a report
+        except (httpx.HTTPError, ValueError):
+            report = {}
+        loading = _loading(report) if report else ["the router"]
+        if not loading or time.monotonic() >= deadline:
+            return report
+        if not announced:
+            print(f"tiered-router: waiting for models to load: {', '.join(loading)}", flush=True)
+            announced = True
+        time.sleep(0.5)
+
+
+def describe_tiers(report: dict[str, Any]) -> list[str]:
+    """One line per model tier: whether it can answer, and why not."""
+    lines = []
+    for tier in report.get("tiers", []):
+        if tier.get("tier", 0) == 0:
+            continue
+        if tier.get("available"):
+            lines.append(f"tier {tier['tier']} ({tier['name']}): available")
+        elif tier.get("state") in _LOADING:
+            lines.append(f"tier {tier['tier']} ({tier['name']}): still loading; routed around until it is up")
+        else:
+            why = "; ".join(f"{p['name']}: {p['reason']}" for p in tier.get("providers", []) if not p["available"])
+            lines.append(f"tier {tier['tier']} ({tier['name']}): unavailable: {why or tier.get('reason')}")
+    return lines
 
 
 def cmd_route(args: argparse.Namespace) -> int:

@@ -268,7 +268,7 @@ class FrontierPoolServer:
             if available and first_available is None:
                 first_available = member
             providers.append({"name": member.config.name, "available": available, "reason": reason,
-                              "tags": list(member.config.tags)})
+                              "state": member.slot.state, "tags": list(member.config.tags)})
         if first_available is None:
             reason = "no frontier providers configured: add entries under frontier.providers" if not providers else (
                 "no frontier provider is available")

@@ -202,6 +202,8 @@ class RouterIngress:
             status: TierStatus = await endpoint.status()
             entry: dict[str, Any] = {"tier": number, "name": endpoint.name, "available": status.available,
                                      "reason": status.reason, "provider": status.provider, "model": status.model}
+            if "state" in status.detail:  # the model's start-up: created, loading, ready or failed
+                entry["state"] = status.detail["state"]
             if "providers" in status.detail:
                 entry["providers"] = status.detail["providers"]
             tiers.append(entry)

@@ -159,3 +159,13 @@ def test_serve_cli_waits_until_the_proxy_routes_to_the_application(router_url, c
     assert httpx.get(f"{router_url}/healthz", timeout=10).status_code == 200
     assert not wait_routable(router_url, ["an-application-never-deployed"], timeout_s=0.5)
     assert "does not route to an-application-never-deployed" in capsys.readouterr().err
+
+
+def test_serve_cli_reads_the_model_states_from_the_real_healthz(router_url):
+    from deployments.cli import describe_tiers, wait_models_loaded
+
+    report = wait_models_loaded(f"{router_url}/healthz", timeout_s=30)
+    assert [t.get("state") for t in report["tiers"]] == [None, "ready", "ready", None]  # HTTP engines: nothing to load
+    lines = describe_tiers(report)
+    assert lines[0].startswith("tier 1 (micro): unavailable: ") and "cannot reach" in lines[0]
+    assert lines[1] == "tier 2 (light): available"

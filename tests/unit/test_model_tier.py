@@ -96,9 +96,12 @@ async def test_a_frontier_provider_on_a_local_model_loads_in_the_background(tiny
     pool = FrontierPoolServer(config_with(providers=[{**LOCAL_TINY, "model_path": tiny_checkpoint}]))
     with pytest.raises(TierUnavailable, match="still loading"):
         await pool.generate(REQUEST)
+    assert (await pool.status()).detail["providers"][0]["state"] == "loading"  # what `serve` waits on
     held_load.set()
     await pool._members[0].slot.started()
-    assert (await pool.status()).available  # the failure seen while loading is not held against it
+    status = await pool.status()
+    assert status.available  # the failure seen while loading is not held against it
+    assert status.detail["providers"][0]["state"] == "ready"
     answer = await pool.generate(REQUEST.model_copy(update={"max_tokens": 3}))
     assert answer.provider == "local-tiny" and answer.usage.completion_tokens == 3
 

@@ -1,0 +1,37 @@
+"""What `tiered-router serve` makes of the router's /healthz report before it says "ready"."""
+
+from deployments.cli import _loading, describe_tiers
+
+TIER_0 = {"tier": 0, "name": "command", "available": True, "reason": ""}
+
+
+def report(micro: dict, light: dict, providers: list[dict]) -> dict:
+    frontier = {"tier": 3, "name": "frontier", "available": any(p["available"] for p in providers),
+                "reason": "" if any(p["available"] for p in providers) else "no frontier provider is available",
+                "providers": providers}
+    return {"tiers": [TIER_0, {"tier": 1, "name": "micro", **micro}, {"tier": 2, "name": "light", **light}, frontier]}
+
+
+def test_tiers_and_providers_still_loading_are_waited_for_and_failures_are_not():
+    still = report({"available": False, "state": "loading", "reason": "still loading the model (3s so far)"},
+                   {"available": False, "state": "failed", "reason": "cannot load x"},
+                   [{"name": "dgx-70b", "available": False, "state": "created", "reason": "still loading"},
+                    {"name": "openai", "available": True, "state": "ready", "reason": ""}])
+    assert _loading(still) == ["micro", "dgx-70b"]
+    done = report({"available": True, "state": "ready", "reason": ""},
+                  {"available": False, "state": "failed", "reason": "cannot load x"},
+                  [{"name": "openai", "available": True, "state": "ready", "reason": ""}])
+    assert _loading(done) == []
+
+
+def test_the_start_up_summary_says_which_tiers_answer_and_why_the_others_do_not():
+    lines = describe_tiers(report(
+        {"available": True, "state": "ready", "reason": ""},
+        {"available": False, "state": "loading", "reason": "still loading the model (600s so far)"},
+        [{"name": "openai", "available": False, "state": "ready",
+          "reason": "the API key is read from OPENAI_API_KEY, which is not set"}]))
+    assert lines == [
+        "tier 1 (micro): available",
+        "tier 2 (light): still loading; routed around until it is up",
+        "tier 3 (frontier): unavailable: openai: the API key is read from OPENAI_API_KEY, which is not set",
+    ]
