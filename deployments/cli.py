@@ -31,6 +31,7 @@ DEPLOY_TIMEOUT_S = 600.0
 ROUTES_TIMEOUT_S = 60.0
 MODEL_LOAD_WAIT_S = 600.0  # vLLM loading a 70B can take minutes; past this "ready" notes what still loads
 _LOADING = ("created", "loading")
+CLOCK_SKEW_S = 5.0
 
 # Measured on 2 cores (see DESIGN.md): running user code and the router on the replica's
 # main loop raised ingress throughput by about a third. Workers inherit these from the raylet.
@@ -139,6 +140,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         http_options=config.http_options.model_dump(), proxy_location=config.proxy_location,
         grpc_options=gRPCOptions(**config.grpc_options.model_dump()),
     )
+    submitted_at = time.time() - CLOCK_SKEW_S  # compared with the controller's clock, maybe another machine's
     client.deploy_apps(config, _blocking=False)
     names = [app.name for app in config.applications]
 
@@ -152,7 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         routed = [app.name for app in config.applications if app.route_prefix is not None]
         base_url = f"http://{shown_host}:{port}"
-        if not _wait_running(serve, names) or not wait_routable(base_url, routed):
+        if not _wait_running(serve, names, submitted_at) or not wait_routable(base_url, routed):
             serve.shutdown()
             ray.shutdown()
             return 1
@@ -189,11 +191,15 @@ def _local_profile(config: Any) -> bool:
     return parse_config(ingress.user_config).access.auth == "none"
 
 
-def _wait_running(serve: Any, names: list[str]) -> bool:
+def _wait_running(serve: Any, names: list[str], submitted_at: float) -> bool:
+    """Wait until every application of this deployment runs. Redeploying over a running router (a second
+    `serve` on the same machine joins the running Ray), the old version reports RUNNING until the controller
+    takes the new one: only a status deployed since ``submitted_at`` counts."""
     deadline = time.monotonic() + DEPLOY_TIMEOUT_S
     while time.monotonic() < deadline:
         apps = serve.status().applications
         states = {name: apps.get(name) for name in names}
+        states = {n: s if s is not None and s.last_deployed_time_s >= submitted_at else None for n, s in states.items()}
         failed = {n: s for n, s in states.items() if s is not None and s.status == "DEPLOY_FAILED"}
         if failed:
             for name, state in failed.items():

@@ -35,3 +35,28 @@ def test_the_start_up_summary_says_which_tiers_answer_and_why_the_others_do_not(
         "tier 2 (light): still loading; routed around until it is up",
         "tier 3 (frontier): unavailable: openai: the API key is read from OPENAI_API_KEY, which is not set",
     ]
+
+
+def test_redeploying_over_a_running_router_waits_for_the_new_version(monkeypatch):
+    from ray.serve.schema import ApplicationStatus, ApplicationStatusOverview, ServeStatus
+
+    from deployments import cli
+
+    def app(status: ApplicationStatus, deployed_at: float) -> ServeStatus:
+        return ServeStatus(applications={"tiered-router": ApplicationStatusOverview(status, "", deployed_at, {})})
+
+    submitted_at = 1_000.0
+    # Serve's own status objects, in the order a redeploy goes: the old version still RUNNING, then the new one.
+    statuses = iter([app(ApplicationStatus.RUNNING, 10.0), app(ApplicationStatus.DEPLOYING, 1_001.0),
+                     app(ApplicationStatus.RUNNING, 1_001.0)])
+    polls = []
+
+    class SeenByTheCli:
+        @staticmethod
+        def status() -> ServeStatus:
+            polls.append(1)
+            return next(statuses)
+
+    monkeypatch.setattr(cli.time, "sleep", lambda _: None)  # the poll interval; nothing here is timed
+    assert cli._wait_running(SeenByTheCli, ["tiered-router"], submitted_at)
+    assert len(polls) == 3  # the old version's RUNNING did not count
