@@ -261,7 +261,8 @@ def wait_models_loaded(healthz_url: str, timeout_s: float = MODEL_LOAD_WAIT_S) -
         if not loading or time.monotonic() >= deadline:
             return report
         if not announced:
-            print(f"tiered-router: waiting for models to load: {', '.join(loading)}", flush=True)
+            print(f"tiered-router: waiting for models to load: {', '.join(loading)} (Tier 0 commands answer "
+                  f"already)", flush=True)
             announced = True
         time.sleep(0.5)
 
