@@ -35,11 +35,10 @@ CLOCK_SKEW_S = 5.0
 
 # Measured on 2 cores (see DESIGN.md): running user code and the router on the replica's
 # main loop raised ingress throughput by about a third. Workers inherit these from the raylet.
-# Set for the Ray processes this command starts (a value already in the environment wins).
+# Set for the Ray processes this command starts (a value already in the environment wins). Only what the
+# Serve controller reads belongs here: every process of the cluster, job drivers included, inherits it.
+# The replicas' own settings travel in the serve configs' runtime_env.
 SERVE_ENV = {
-    # One event loop per replica: fewer thread hops on the request path.
-    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
-    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
     # Serve gives a new HTTP proxy 5 s to come up and kills it after that; on a busy 2-core machine a
     # proxy can take longer, and the start-up then fails with the proxy "killed by ray.kill".
     "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",

@@ -36,10 +36,6 @@ class RouterClient:
         under the local profile)."""
         self.app_name = app_name
         self._handle = serve.get_app_handle(app_name)
-        # The *_sync methods need the handle's router on its own loop. A job submitted to a cluster that
-        # `tiered-router serve` started inherits RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP=0 (set there for
-        # the replicas' speed), which would otherwise make every synchronous call fail.
-        self._handle._init(_run_router_in_separate_loop=True)
         self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
 
     def __repr__(self) -> str:

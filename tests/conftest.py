@@ -33,11 +33,9 @@ def ray_cluster():
     node carrying the ``dgx_spark`` resource (the DGX Spark), both processes on this machine."""
     from deployments.cli import SERVE_ENV
 
-    for key, value in SERVE_ENV.items():  # the same Serve settings as `tiered-router serve`, before Ray starts
-        # except the router loop: this driver, and the drivers tests start, call handles synchronously,
-        # which needs the handle's router on its own loop (Ray's default).
-        if key != "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP":
-            os.environ.setdefault(key, value)
+    for key, value in SERVE_ENV.items():  # the cluster settings of `tiered-router serve`, before Ray starts
+        os.environ.setdefault(key, value)
+    os.environ.setdefault("RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD", "0")  # as the serve configs run replicas
     import ray
     from ray.cluster_utils import Cluster
 

@@ -35,6 +35,7 @@ def test_another_driver_routes_generates_streams_and_gets_typed_errors(client_ap
     address = ray.get_runtime_context().gcs_address
     script = textwrap.dedent(f"""
         import json, ray
+        from ray import serve
         from deployments.client import RouterClient
         from router.errors import RoutingFailure
         ray.init(address={address!r}, namespace="serve", log_to_driver=False)
@@ -42,6 +43,8 @@ def test_another_driver_routes_generates_streams_and_gets_typed_errors(client_ap
         out = {{}}
         out["answer"] = router.generate_sync([{{"role": "user", "content": "from another job"}}])
         out["decision"] = router.route_sync([{{"role": "user", "content": "/help"}}])
+        raw = serve.get_app_handle("client-app")  # the README's plain-handle example
+        out["raw"] = raw.route.remote({{"messages": [{{"role": "user", "content": "/help"}}]}}).result()
         chunks = router.stream_sync([{{"role": "user", "content": "stream it"}}])
         out["streamed"] = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
         try:
@@ -58,5 +61,6 @@ def test_another_driver_routes_generates_streams_and_gets_typed_errors(client_ap
     out = json.loads(line[len("RESULT"):])
     assert out["answer"]["choices"][0]["message"]["content"] == "[light] echo: from another job"
     assert out["decision"]["tier"] == 0 and out["decision"]["command"] == "help"
+    assert {**out["raw"], "request_id": None} == {**out["decision"], "request_id": None}
     assert out["streamed"] == "[light] echo: stream it"
     assert out["error"] == ["RoutingFailure", "routing_failure"]

@@ -60,3 +60,19 @@ def test_redeploying_over_a_running_router_waits_for_the_new_version(monkeypatch
     monkeypatch.setattr(cli.time, "sleep", lambda _: None)  # the poll interval; nothing here is timed
     assert cli._wait_running(SeenByTheCli, ["tiered-router"], submitted_at)
     assert len(polls) == 3  # the old version's RUNNING did not count
+
+
+def test_replica_settings_travel_with_the_app_and_never_reach_job_drivers():
+    from pathlib import Path
+
+    import yaml
+
+    from deployments.cli import SERVE_ENV
+
+    root = Path(__file__).resolve().parents[2]
+    for name in ("serve_config.yaml", "serve_config.local.yaml", "serve_config.demo.yaml"):
+        (app,) = yaml.safe_load((root / name).read_text())["applications"]
+        assert app["runtime_env"]["env_vars"] == {"RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+                                                  "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0"}, name
+    # Set cluster-wide, this one made every synchronous handle call in a submitted job fail.
+    assert "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP" not in SERVE_ENV
