@@ -15,8 +15,6 @@
 SDK exceptions become ``router.errors`` at one point: ``translate_anthropic_error``.
 """
 
-import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +25,7 @@ from models.sdk_engine import SdkEngine
 from models.upstream_errors import (
     error_for_status,
     retry_after_seconds,
+    unrecognised_error,
 )
 from router.errors import (
     AuthenticationFailed,
@@ -36,8 +35,6 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
-
-log = logging.getLogger(__name__)
 
 _EPHEMERAL = {"type": "ephemeral"}
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",
@@ -76,22 +73,15 @@ class AnthropicEngine(SdkEngine):
             params["output_config"] = {"format": {"type": "json_schema", "schema": request.json_schema}}
         return params
 
-    async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
-        started = time.perf_counter()
-        params = self._params(request, max_tokens, temperature)
+    async def _create(self, params: dict[str, Any]) -> Any:
+        return await self._client.messages.create(**params)
 
-        async def once() -> Any:
-            with self._translate():
-                return await self._client.messages.create(**params)
-
-        message = await self._resilience.call(once)
+    def _generation(self, message: Any) -> Generation:
         text = "".join(block.text for block in message.content if block.type == "text")
         reasoning = "".join(block.thinking for block in message.content if block.type == "thinking")
-        usage = _usage(message.usage)
-        self.counters.record(usage)
         return Generation(
-            text=text, reasoning=reasoning or None, usage=usage, finish_reason=_finish(message.stop_reason),
-            model=message.model or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
+            text=text, reasoning=reasoning or None, usage=_usage(message.usage),
+            finish_reason=_finish(message.stop_reason), model=message.model or self.model, provider=self.provider,
         )
 
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[StreamDelta]:
@@ -135,11 +125,7 @@ def translate_anthropic_error(exc: Exception, provider: str) -> RouterError:
         return UpstreamError(f"{provider}: {exc}", code=SERVER_ERROR)
     if isinstance(exc, anthropic.AnthropicError):
         return UpstreamError(f"{provider}: Anthropic SDK error: {type(exc).__name__}: {exc}")
-    if isinstance(exc, ValueError):  # the SDK lets json's (and pydantic's) decoding errors through as they are
-        return UpstreamError(f"{provider}: Anthropic sent a body that cannot be read ({type(exc).__name__}: {exc})")
-    # Not the SDK's and not a bad body: most likely a bug of ours. Log it so it is not lost as a 502.
-    log.warning("%s: unexpected %s from the Anthropic call", provider, type(exc).__name__, exc_info=exc)
-    return UpstreamError(f"{provider}: unexpected answer from Anthropic ({type(exc).__name__}: {exc})")
+    return unrecognised_error(exc, provider=provider, where="Anthropic")
 
 
 def _usage(raw: Any) -> Usage:

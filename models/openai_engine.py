@@ -10,8 +10,6 @@
 SDK exceptions become ``router.errors`` at one point: ``translate_openai_error``.
 """
 
-import logging
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,6 +22,7 @@ from models.sdk_engine import SdkEngine
 from models.upstream_errors import (
     error_for_status,
     retry_after_seconds,
+    unrecognised_error,
 )
 from router.errors import (
     RouterError,
@@ -33,8 +32,6 @@ from router.errors import (
     UpstreamTimeout,
 )
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
-
-log = logging.getLogger(__name__)
 
 
 class OpenAIEngine(SdkEngine):
@@ -54,27 +51,20 @@ class OpenAIEngine(SdkEngine):
             params["response_format"] = json_schema_format(request.json_schema)
         return params
 
-    async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
-        started = time.perf_counter()
-        params = self._params(request, max_tokens, temperature)
+    async def _create(self, params: dict[str, Any]) -> Any:
+        completion = await self._client.chat.completions.create(**params)
+        if not completion.choices:
+            raise UpstreamError(f"{self.provider}: OpenAI returned a completion without choices")
+        return completion
 
-        async def once() -> Any:
-            with self._translate():
-                completion = await self._client.chat.completions.create(**params)
-                if not completion.choices:
-                    raise UpstreamError(f"{self.provider}: OpenAI returned a completion without choices")
-                return completion
-
-        completion = await self._resilience.call(once)
+    def _generation(self, completion: Any) -> Generation:
         choice = completion.choices[0]
         answer, reasoning = split_reasoning(choice.message.content or "")
         # OpenAI-compatible servers behind this SDK (DeepSeek, vLLM) may send the reasoning apart.
         reasoning = (choice.message.model_extra or {}).get("reasoning_content") or reasoning
-        usage = _usage(completion.usage)
-        self.counters.record(usage)
         return Generation(
-            text=answer, reasoning=reasoning, usage=usage, finish_reason=choice.finish_reason or "stop",
-            model=completion.model or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
+            text=answer, reasoning=reasoning, usage=_usage(completion.usage),
+            finish_reason=choice.finish_reason or "stop", model=completion.model or self.model, provider=self.provider,
         )
 
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[StreamDelta]:
@@ -128,11 +118,7 @@ def translate_openai_error(exc: Exception, provider: str) -> RouterError:
         return TierUnavailable(f"{provider}: OpenAI closed the connection: {exc}", code=UNREACHABLE)
     if isinstance(exc, openai.OpenAIError):
         return UpstreamError(f"{provider}: OpenAI SDK error: {type(exc).__name__}: {exc}")
-    if isinstance(exc, ValueError):  # the SDK lets json's (and pydantic's) decoding errors through as they are
-        return UpstreamError(f"{provider}: OpenAI sent a body that cannot be read ({type(exc).__name__}: {exc})")
-    # Not the SDK's and not a bad body: most likely a bug of ours. Log it so it is not lost as a 502.
-    log.warning("%s: unexpected %s from the OpenAI call", provider, type(exc).__name__, exc_info=exc)
-    return UpstreamError(f"{provider}: unexpected answer from OpenAI ({type(exc).__name__}: {exc})")
+    return unrecognised_error(exc, provider=provider, where="OpenAI")
 
 
 def _usage(raw: Any) -> Usage:

@@ -1,12 +1,14 @@
 """What the OpenAI and Anthropic SDK engines share: retries and token counters around the client,
 usage recorded as streams end, one point of error translation, a health probe, closing the client.
 
-A subclass builds its client in ``_make_client`` and supplies the request parameters, one streaming
-attempt, the health probe and the table that turns its SDK's exceptions into router errors.
+A subclass builds its client in ``_make_client`` and supplies the request parameters, one call and how
+to read its answer, one streaming attempt, the health probe and the table that turns its SDK's
+exceptions into router errors.
 """
 
 import asyncio
 import contextlib
+import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -15,7 +17,7 @@ from models.engine import Engine, EngineHealth, TokenCounters
 from models.retry import Resilience, RetryPolicy
 from models.upstream_errors import probe_health, translated
 from router.errors import RouterError
-from router.generation import GenerationRequest, StreamDelta
+from router.generation import Generation, GenerationRequest, StreamDelta
 
 
 class SdkEngine(Engine):
@@ -41,6 +43,14 @@ class SdkEngine(Engine):
     def _params(self, request: GenerationRequest, max_tokens: int, temperature: float) -> dict[str, Any]: ...
 
     @abstractmethod
+    async def _create(self, params: dict[str, Any]) -> Any:
+        """One call of the SDK; its response, checked enough that ``_generation`` can read it."""
+
+    @abstractmethod
+    def _generation(self, response: Any) -> Generation:
+        """The answer in a response of ``_create`` (latency is filled in by ``generate``)."""
+
+    @abstractmethod
     def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[StreamDelta]: ...
 
     @abstractmethod
@@ -50,6 +60,18 @@ class SdkEngine(Engine):
     @abstractmethod
     def _error(self, exc: Exception) -> RouterError:
         """This SDK's exception as one of ours."""
+
+    async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
+        started = time.perf_counter()
+        params = self._params(request, max_tokens, temperature)
+
+        async def once() -> Any:
+            with self._translate():
+                return await self._create(params)
+
+        answer = self._generation(await self._resilience.call(once))
+        self.counters.record(answer.usage)
+        return answer.model_copy(update={"latency_s": time.perf_counter() - started})
 
     async def stream(
         self, request: GenerationRequest, *, max_tokens: int, temperature: float

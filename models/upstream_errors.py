@@ -5,6 +5,7 @@ holds an error status, it asks ``error_for_status`` so every backend maps a stat
 Transient failures get a code from ``models.retry`` so the retry layer knows to try again.
 """
 
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,8 @@ from router.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
+
+log = logging.getLogger(__name__)
 
 CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "too many tokens", "prompt is too long",
                    "context window")
@@ -76,6 +79,15 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
             return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
         except (TypeError, ValueError):
             return None
+
+
+def unrecognised_error(exc: Exception, *, provider: str, where: str) -> RouterError:
+    """The last line of an SDK's translation table: an exception that is not the SDK's own."""
+    if isinstance(exc, ValueError):  # SDKs let json's (and pydantic's) decoding errors through as they are
+        return UpstreamError(f"{provider}: {where} sent a body that cannot be read ({type(exc).__name__}: {exc})")
+    # Not the SDK's and not a bad body: most likely a bug of ours. Log it so it is not lost as a 502.
+    log.warning("%s: unexpected %s from the %s call", provider, type(exc).__name__, where, exc_info=exc)
+    return UpstreamError(f"{provider}: unexpected answer from {where} ({type(exc).__name__}: {exc})")
 
 
 @contextmanager
