@@ -19,6 +19,12 @@ from typing import Any
 
 import yaml
 
+from deployments.serve_startup import (
+    describe_tiers,
+    wait_models_loaded,
+    wait_routable,
+    wait_running,
+)
 from router.eval_cli import add_eval_command
 from router.workspace_cli import add_workspace_commands
 
@@ -27,14 +33,8 @@ PRODUCTION_CONFIG = "serve_config.yaml"
 LOCAL_CONFIG = "serve_config.local.yaml"
 DEMO_CONFIG = "serve_config.demo.yaml"
 DEMO_PLACEHOLDER = "${DEMO_CHECKPOINT}"
-DEPLOY_TIMEOUT_S = 600.0
-ROUTES_TIMEOUT_S = 60.0
-MODEL_LOAD_WAIT_S = 600.0  # vLLM loading a 70B can take minutes; past this "ready" notes what still loads
-_LOADING = ("created", "loading")
 CLOCK_SKEW_S = 5.0
 
-# Measured on 2 cores (see DESIGN.md): running user code and the router on the replica's
-# main loop raised ingress throughput by about a third. Workers inherit these from the raylet.
 # Set for the Ray processes this command starts (a value already in the environment wins). Only what the
 # Serve controller reads belongs here: every process of the cluster, job drivers included, inherits it.
 # The replicas' own settings travel in the serve configs' runtime_env.
@@ -153,7 +153,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         routed = [app.name for app in config.applications if app.route_prefix is not None]
         base_url = f"http://{shown_host}:{port}"
-        if not _wait_running(serve, names, submitted_at) or not wait_routable(base_url, routed):
+        if not wait_running(serve, names, submitted_at) or not wait_routable(base_url, routed):
             serve.shutdown()
             ray.shutdown()
             return 1
@@ -188,98 +188,6 @@ def _local_profile(config: Any) -> bool:
     if ingress is None or not isinstance(ingress.user_config, dict):
         return False
     return parse_config(ingress.user_config).access.auth == "none"
-
-
-def _wait_running(serve: Any, names: list[str], submitted_at: float) -> bool:
-    """Wait until every application of this deployment runs. Redeploying over a running router (a second
-    `serve` on the same machine joins the running Ray), the old version reports RUNNING until the controller
-    takes the new one: only a status deployed since ``submitted_at`` counts."""
-    deadline = time.monotonic() + DEPLOY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        apps = serve.status().applications
-        states = {name: apps.get(name) for name in names}
-        states = {n: s if s is not None and s.last_deployed_time_s >= submitted_at else None for n, s in states.items()}
-        failed = {n: s for n, s in states.items() if s is not None and s.status == "DEPLOY_FAILED"}
-        if failed:
-            for name, state in failed.items():
-                print(f"tiered-router: application {name} failed to deploy: {state.message}", file=sys.stderr)
-            return False
-        if all(s is not None and s.status == "RUNNING" for s in states.values()):
-            return True
-        time.sleep(0.5)
-    print(f"tiered-router: applications not running after {DEPLOY_TIMEOUT_S:.0f}s", file=sys.stderr)
-    return False
-
-
-def wait_routable(base_url: str, names: list[str], timeout_s: float = ROUTES_TIMEOUT_S) -> bool:
-    """Wait until the HTTP proxy routes to every named application.
-
-    Serve marks an application RUNNING a moment before its proxy learns the route, so a request sent
-    right after "ready" could get a 404; the proxy's own route table (``/-/routes``) is the real test."""
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            routes = httpx.get(f"{base_url}/-/routes", timeout=2.0).json()
-            if set(names) <= set(routes.values()):
-                return True
-        except (httpx.HTTPError, ValueError, AttributeError):
-            pass  # the proxy is not up yet, or answered something other than its route table
-        if time.monotonic() >= deadline:
-            print(f"tiered-router: the HTTP proxy at {base_url} does not route to {', '.join(names)} after "
-                  f"{timeout_s:.0f}s", file=sys.stderr)
-            return False
-        time.sleep(0.25)
-
-
-def _loading(report: dict[str, Any]) -> list[str]:
-    """Names of the tiers and frontier providers whose model is still loading."""
-    names = []
-    for tier in report.get("tiers", []):
-        if tier.get("state") in _LOADING:
-            names.append(tier["name"])
-        names += [p["name"] for p in tier.get("providers", []) if p.get("state") in _LOADING]
-    return names
-
-
-def wait_models_loaded(healthz_url: str, timeout_s: float = MODEL_LOAD_WAIT_S) -> dict[str, Any]:
-    """Wait until no model is still loading (loaded or failed), so that "ready" means the tiers that can
-    answer do; returns the last ``/healthz`` report. Past ``timeout_s`` it stops waiting, not serving."""
-    import httpx
-
-    deadline = time.monotonic() + timeout_s
-    announced = False
-    report: dict[str, Any] = {}
-    while True:
-        try:
-            report = httpx.get(healthz_url, timeout=10.0).json()  # 503 while no model tier is up: still a report
-        except (httpx.HTTPError, ValueError):
-            report = {}
-        loading = _loading(report) if report else ["the router"]
-        if not loading or time.monotonic() >= deadline:
-            return report
-        if not announced:
-            print(f"tiered-router: waiting for models to load: {', '.join(loading)} (Tier 0 commands answer "
-                  f"already)", flush=True)
-            announced = True
-        time.sleep(0.5)
-
-
-def describe_tiers(report: dict[str, Any]) -> list[str]:
-    """One line per model tier: whether it can answer, and why not."""
-    lines = []
-    for tier in report.get("tiers", []):
-        if tier.get("tier", 0) == 0:
-            continue
-        if tier.get("available"):
-            lines.append(f"tier {tier['tier']} ({tier['name']}): available")
-        elif tier.get("state") in _LOADING:
-            lines.append(f"tier {tier['tier']} ({tier['name']}): still loading; routed around until it is up")
-        else:
-            why = "; ".join(f"{p['name']}: {p['reason']}" for p in tier.get("providers", []) if not p["available"])
-            lines.append(f"tier {tier['tier']} ({tier['name']}): unavailable: {why or tier.get('reason')}")
-    return lines
 
 
 def cmd_route(args: argparse.Namespace) -> int:

@@ -153,7 +153,7 @@ def test_another_ray_job_gets_the_same_operations_and_errors_through_the_app_han
 
 
 def test_serve_cli_waits_until_the_proxy_routes_to_the_application(router_url, capsys):
-    from deployments.cli import wait_routable
+    from deployments.serve_startup import wait_routable
 
     assert wait_routable(router_url, [APP])
     assert httpx.get(f"{router_url}/healthz", timeout=10).status_code == 200
@@ -162,7 +162,7 @@ def test_serve_cli_waits_until_the_proxy_routes_to_the_application(router_url, c
 
 
 def test_serve_cli_reads_the_model_states_from_the_real_healthz(router_url):
-    from deployments.cli import describe_tiers, wait_models_loaded
+    from deployments.serve_startup import describe_tiers, wait_models_loaded
 
     report = wait_models_loaded(f"{router_url}/healthz", timeout_s=30)
     assert [t.get("state") for t in report["tiers"]] == [None, "ready", "ready", None]  # HTTP engines: nothing to load

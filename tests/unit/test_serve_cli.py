@@ -1,6 +1,6 @@
 """What `tiered-router serve` makes of the router's /healthz report before it says "ready"."""
 
-from deployments.cli import _loading, describe_tiers
+from deployments.serve_startup import _loading, describe_tiers
 
 TIER_0 = {"tier": 0, "name": "command", "available": True, "reason": ""}
 
@@ -40,7 +40,7 @@ def test_the_start_up_summary_says_which_tiers_answer_and_why_the_others_do_not(
 def test_redeploying_over_a_running_router_waits_for_the_new_version(monkeypatch):
     from ray.serve.schema import ApplicationStatus, ApplicationStatusOverview, ServeStatus
 
-    from deployments import cli
+    from deployments import serve_startup
 
     def app(status: ApplicationStatus, deployed_at: float) -> ServeStatus:
         return ServeStatus(applications={"tiered-router": ApplicationStatusOverview(status, "", deployed_at, {})})
@@ -57,8 +57,8 @@ def test_redeploying_over_a_running_router_waits_for_the_new_version(monkeypatch
             polls.append(1)
             return next(statuses)
 
-    monkeypatch.setattr(cli.time, "sleep", lambda _: None)  # the poll interval; nothing here is timed
-    assert cli._wait_running(SeenByTheCli, ["tiered-router"], submitted_at)
+    monkeypatch.setattr(serve_startup.time, "sleep", lambda _: None)  # the poll interval; nothing here is timed
+    assert serve_startup.wait_running(SeenByTheCli, ["tiered-router"], submitted_at)
     assert len(polls) == 3  # the old version's RUNNING did not count
 
 
