@@ -7,7 +7,6 @@ timeout and pacing come from ``models.retry``, around each single attempt.
 
 import asyncio
 import json
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -68,21 +67,15 @@ class OpenAICompatibleEngine(Engine):
         return body
 
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
-        started = time.perf_counter()
-        generation = await self._resilience.call(lambda: self._generate_once(request, max_tokens, temperature))
-        self.counters.record(generation.usage)
-        return generation.model_copy(update={"latency_s": time.perf_counter() - started})
+        return await self._resilience.generate(lambda: self._generate_once(request, max_tokens, temperature))
 
     async def stream(
         self, request: GenerationRequest, *, max_tokens: int, temperature: float
     ) -> AsyncIterator[StreamDelta]:
-        async for delta in self._resilience.stream(lambda: self._stream_once(request, max_tokens, temperature)):
-            if delta.usage is not None:
-                self.counters.record(delta.usage)
+        async for delta in self._resilience.stream_answer(lambda: self._stream_once(request, max_tokens, temperature)):
             yield delta
 
     async def _generate_once(self, request: GenerationRequest, max_tokens: int, temperature: float) -> Generation:
-        started = time.perf_counter()
         with self._translate():
             response = await self._client.post("/chat/completions", json=self._body(request, max_tokens, temperature, False))
             _raise_for_status(response, self.provider)
@@ -99,7 +92,7 @@ class OpenAICompatibleEngine(Engine):
         reasoning = message.get("reasoning_content") or message.get("reasoning") or reasoning
         return Generation(
             text=answer, reasoning=reasoning, usage=usage, finish_reason=finish_reason,
-            model=payload.get("model") or self.model, provider=self.provider, latency_s=time.perf_counter() - started,
+            model=payload.get("model") or self.model, provider=self.provider,
         )
 
     async def _stream_once(

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from models.engine import TokenCounters
 from router.errors import RateLimited, RouterError, UpstreamTimeout
+from router.generation import Generation, StreamDelta
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,20 @@ class Resilience:
                 await items.aclose()  # type: ignore[attr-defined]
             await self._before_retry(failure, delay)
             retries += 1
+
+    async def generate(self, attempt: Callable[[], Awaitable[Generation]]) -> Generation:
+        """``call`` for an engine's answer: its usage counted, its latency measured over every attempt."""
+        started = time.perf_counter()
+        answer = await self.call(attempt)
+        self.counters.record(answer.usage)
+        return answer.model_copy(update={"latency_s": time.perf_counter() - started})
+
+    async def stream_answer(self, open_stream: Callable[[], AsyncIterator[StreamDelta]]) -> AsyncIterator[StreamDelta]:
+        """``stream`` for an engine's deltas: the usage of the final delta counted as it goes out."""
+        async for delta in self.stream(open_stream):
+            if delta.usage is not None:
+                self.counters.record(delta.usage)
+            yield delta
 
     async def _before_retry(self, exc: RouterError, delay: float) -> None:
         self.counters.retries += 1

@@ -8,7 +8,6 @@ exceptions into router errors.
 
 import asyncio
 import contextlib
-import time
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -62,24 +61,20 @@ class SdkEngine(Engine):
         """This SDK's exception as one of ours."""
 
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
-        started = time.perf_counter()
         params = self._params(request, max_tokens, temperature)
 
-        async def once() -> Any:
+        async def once() -> Generation:
             with self._translate():
-                return await self._create(params)
+                response = await self._create(params)
+            return self._generation(response)
 
-        answer = self._generation(await self._resilience.call(once))
-        self.counters.record(answer.usage)
-        return answer.model_copy(update={"latency_s": time.perf_counter() - started})
+        return await self._resilience.generate(once)
 
     async def stream(
         self, request: GenerationRequest, *, max_tokens: int, temperature: float
     ) -> AsyncIterator[StreamDelta]:
         params = self._params(request, max_tokens, temperature)
-        async for delta in self._resilience.stream(lambda: self._stream_once(params)):
-            if delta.usage is not None:
-                self.counters.record(delta.usage)
+        async for delta in self._resilience.stream_answer(lambda: self._stream_once(params)):
             yield delta
 
     async def health(self) -> EngineHealth:
