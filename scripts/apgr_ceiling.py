@@ -6,9 +6,12 @@ Scores each row with signals a deployed router does NOT have, fitted on the othe
 bound what predicting the weak model's failures from the prompt can reach:
 
 * ``benchmark only``: each benchmark's failure rate in the training folds (the prompt's type);
-* ``other models' outcomes``: a logistic regression on whether each of the OTHER models (neither
-  weak nor strong) answered this very row correctly, plus the benchmark. A text classifier can at
-  best estimate these; it cannot know them.
+* ``<model> failed``: nothing fitted, the score is whether that OTHER model (neither weak nor
+  strong) got this very row wrong: what running a sibling model on the prompt would tell a router;
+* ``other models' mean failure``: nothing fitted, the share of the other models that got the row wrong;
+* ``other models' outcomes``: a logistic regression on whether each of the OTHER models answered this
+  very row correctly, plus the benchmark. A text classifier can at best estimate these; it cannot
+  know them.
 
 If even the second row stays near a target, a text-only classifier will not reach it honestly.
 """
@@ -74,6 +77,17 @@ def reference_scores(records: Sequence[RoutingRecord], folds: int = 5, seed: int
     return scores
 
 
+def unfitted_scores(records: Sequence[RoutingRecord]) -> dict[str, np.ndarray]:
+    """Failure scores read straight off the other models' outcomes; a row a model lacks gets that
+    model's mean failure (the expectation, so it neither helps nor hurts the ranking)."""
+    others = sorted({m for r in records for m in r.quality} - {WEAK_MODEL, STRONG_MODEL})
+    failed = np.array([[1.0 - r.quality.get(m, np.nan) for m in others] for r in records])
+    failed = np.where(np.isnan(failed), np.nanmean(failed, axis=0), failed)
+    scores = {f"{m} failed": failed[:, j] for j, m in enumerate(others)}
+    scores["other models' mean failure"] = failed.mean(axis=1)
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="RouterBench-style CSV")
@@ -83,12 +97,12 @@ def main(argv: list[str] | None = None) -> int:
     columns = [np.array([r.quality[WEAK_MODEL] for r in records]), np.array([r.quality[STRONG_MODEL] for r in records]),
                np.array([r.cost[WEAK_MODEL] for r in records]), np.array([r.cost[STRONG_MODEL] for r in records])]
     print(f"rows: {len(records)}   {args.folds}-fold cross-validation   (random routing: APGR 0.500)")
-    print(f"{'reference (not available to a router)':<40}{'APGR':>8}{'CPT(95%)':>10}{'saving@95%':>12}")
-    for name, score in reference_scores(records, args.folds).items():
+    print(f"{'reference (not available to a router)':<48}{'APGR':>8}{'CPT(95%)':>10}{'saving@95%':>12}")
+    for name, score in {**unfitted_scores(records), **reference_scores(records, args.folds)}.items():
         r = evaluate_binary(score, *columns)
-        print(f"{name:<40}{r.apgr:>8.3f}{r.cpt95:>10.1%}{r.cost_saving95:>12.1%}")
+        print(f"{name:<48}{r.apgr:>8.3f}{r.cpt95:>10.1%}{r.cost_saving95:>12.1%}")
     oracle, _ = oracle_binary(*columns)
-    print(f"{'oracle ranking':<40}{oracle.apgr:>8.3f}{oracle.cpt95:>10.1%}{oracle.cost_saving95:>12.1%}")
+    print(f"{'oracle ranking':<48}{oracle.apgr:>8.3f}{oracle.cpt95:>10.1%}{oracle.cost_saving95:>12.1%}")
     return 0
 
 

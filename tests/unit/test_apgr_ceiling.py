@@ -57,3 +57,15 @@ def test_logistic_separates_a_clean_signal():
     x = np.array([[0.0], [0.0], [1.0], [1.0]])
     w = _script().logistic(x, np.array([0.0, 0.0, 1.0, 1.0]))
     assert w[1] > 0 and 1 / (1 + np.exp(-(w[0] + w[1]))) > 0.9
+
+
+def test_a_sibling_model_that_fails_on_the_same_rows_ranks_like_the_oracle_and_missing_rows_tie():
+    records = _records()
+    r = records[0]
+    records[0] = RoutingRecord(r.sample_id, r.source, r.prompt, {k: v for k, v in r.quality.items() if k != "third"},
+                               r.cost)
+    scores = _script().unfitted_scores(records)
+    columns = _columns(records)
+    assert set(scores) == {"third failed", "other models' mean failure"}
+    assert scores["third failed"][0] == np.mean([1.0 - x.quality[WEAK_MODEL] for x in records[1:]])
+    assert evaluate_binary(scores["third failed"], *columns).apgr > 0.99 * oracle_binary(*columns)[0].apgr
