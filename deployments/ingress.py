@@ -28,7 +28,8 @@ from router.api import (
     RoutingDecision,
     chunk_body,
     completion_body,
-    new_request_id,
+    header_value,
+    request_id_for,
 )
 from router.classification import load_classifier
 from router.command_http import post_command
@@ -78,7 +79,6 @@ def decision_headers(decision: RoutingDecision) -> dict[str, str]:
     headers = {
         "x-router-tier": str(decision.tier),
         "x-router-escalations": str(len(decision.escalations)),
-        "x-request-id": decision.request_id,
     }
     if decision.provider:
         headers["x-router-provider"] = decision.provider
@@ -105,11 +105,7 @@ def _first_param(exc: ValidationError) -> str | None:
 
 
 def _authorization(headers: Any) -> str | None:
-    if headers is None:
-        return None
-    if isinstance(headers, dict):  # a handle caller's plain dict: header names are case-insensitive
-        return next((v for k, v in headers.items() if k.lower() == "authorization"), None)
-    return headers.get("authorization")
+    return header_value(headers, "authorization")
 
 
 def _completion_dict(completion: Completion) -> dict[str, Any]:
@@ -171,7 +167,7 @@ class RouterIngress:
 
     async def _route(self, chat: ChatCompletionRequest, headers: Any) -> RoutingDecision:
         workspace = await self._access.authenticate(_authorization(headers))
-        return await self._dispatcher.route(chat, new_request_id(), headers, workspace=workspace)
+        return await self._dispatcher.route(chat, request_id_for(headers), headers, workspace=workspace)
 
     async def _complete(self, chat: ChatCompletionRequest, headers: Any) -> Completion:
         return await self._dispatch(self._dispatcher.complete, chat, headers)
@@ -180,7 +176,7 @@ class RouterIngress:
         """Authenticate, run ``complete`` or ``stream``, and remember the outcome: its escalations, or
         the failure and the chain it tried."""
         workspace = await self._access.authenticate(_authorization(headers))
-        request_id = new_request_id()
+        request_id = request_id_for(headers)
         try:
             result = await operation(chat, request_id, headers, workspace=workspace)
         except RouterError as exc:

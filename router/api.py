@@ -2,6 +2,7 @@
 
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -117,8 +118,33 @@ class RoutingDecision(BaseModel):
     escalations: list[Escalation] = Field(default_factory=list)
 
 
+REQUEST_ID_HEADER = "x-request-id"
+MAX_REQUEST_ID_CHARS = 128
+
+
 def new_request_id() -> str:
     return f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+
+def header_value(headers: Mapping[str, str] | None, name: str) -> str | None:
+    """A header by case-insensitive name, from HTTP headers or a handle caller's plain dict."""
+    if not headers:
+        return None
+    if isinstance(headers, dict):
+        return next((v for k, v in headers.items() if k.lower() == name), None)
+    return headers.get(name)
+
+
+def request_id_for(headers: Mapping[str, str] | None) -> str:
+    """The caller's ``x-request-id`` when it is a sane id, else a new one.
+
+    Serve's proxy puts an ``x-request-id`` on every HTTP request (the client's own, or one it makes)
+    and echoes it on the response; answering with the same id keeps one id per request in the
+    response body, the response header, the logs and the ledger."""
+    supplied = header_value(headers, REQUEST_ID_HEADER)
+    if supplied and len(supplied) <= MAX_REQUEST_ID_CHARS and supplied.isascii() and supplied.isprintable():
+        return supplied
+    return new_request_id()
 
 
 def usage_body(usage: Usage) -> dict[str, Any]:

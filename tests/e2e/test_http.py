@@ -72,6 +72,15 @@ def test_a_tier_0_command_over_http_calls_no_model(client, light_upstream):
     assert len(light_upstream.requests) == before
 
 
+def test_one_request_id_per_request_in_header_and_body_the_callers_own_when_sent(router_url):
+    body = {"model": "router", "messages": [{"role": "user", "content": "/cert az-104"}]}
+    made = httpx.post(f"{router_url}/v1/chat/completions", json=body)
+    assert made.headers.get_list("x-request-id") == [made.json()["id"]]  # Serve's id, not a second one of ours
+    sent = httpx.post(f"{router_url}/v1/chat/completions", json=body, headers={"x-request-id": "trace-7f3a"})
+    assert sent.headers.get_list("x-request-id") == ["trace-7f3a"]
+    assert sent.json()["id"] == "trace-7f3a" and sent.json()["router"]["request_id"] == "trace-7f3a"
+
+
 def test_route_models_and_healthz(router_url):
     decision = httpx.post(f"{router_url}/v1/route", json={"messages": [{"role": "user", "content": "hi"}],
                                                           "router": {"preferred_tier": 1}}).json()
