@@ -4,9 +4,25 @@ It prints one JSON line describing what it saw; the test adds up both processes'
 """
 
 import json
+import subprocess
 import sys
 import threading
 from decimal import Decimal
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_in_processes(*args: str, processes: int = 2) -> list[dict[str, int]]:
+    """Start ``processes`` workers at once with ``args`` (JOB URL ...) and return what each saw."""
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.unit.ledger_worker", *args], cwd=REPO,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(processes)]
+    results = []
+    for w in workers:
+        out, err = w.communicate(timeout=180)
+        assert w.returncode == 0, err
+        results.append(json.loads(out))
+    return results
 
 
 def caps(url: str, attempts: int) -> dict[str, int]:

@@ -1,13 +1,9 @@
 """Budgets: reserve, settle, release, atomically; 50 concurrent requests never overspend a budget for 10."""
 
 import asyncio
-import json
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -16,8 +12,8 @@ from router.config import FrontierConfig
 from router.errors import BudgetExceeded
 from router.pricing import PriceBook
 from router.workspaces import WorkspaceSettings, WorkspaceStore
+from tests.unit.ledger_worker import run_in_processes
 
-REPO = Path(__file__).resolve().parents[2]
 TEN_CENTS = Decimal("0.10")
 
 
@@ -121,14 +117,7 @@ async def test_fifty_concurrent_asyncio_requests_never_overspend(db, workspace):
 
 
 def test_two_processes_with_25_threads_each_share_one_budget(db, db_url, workspace):
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.unit.ledger_worker", "budget", db_url, workspace.id,
-                                 "25"], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
-    results = []
-    for w in workers:
-        out, err = w.communicate(timeout=180)
-        assert w.returncode == 0, err
-        results.append(json.loads(out))
+    results = run_in_processes("budget", db_url, workspace.id, "25")
     assert sum(r["ok"] for r in results) == 10
     assert sum(r["refused_402"] for r in results) == 40
     assert sum(r["other"] for r in results) == 0

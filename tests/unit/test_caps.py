@@ -1,15 +1,10 @@
 """Daily frontier caps: allow, deny, fall back; shared across processes; reset at UTC midnight."""
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from router.caps import DailyCaps
 from router.config import FrontierConfig
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.unit.ledger_worker import run_in_processes
 
 
 def test_allow_then_deny_then_fall_back_to_another_provider_then_to_a_lower_tier(db):
@@ -46,13 +41,7 @@ def test_two_processes_share_the_caps(db, db_url):
     first = DailyCaps(db)
     for _ in range(2):
         assert first.take("a", aggregate_cap=12, provider_cap=7).allowed
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.unit.ledger_worker", "caps", db_url, "20"], cwd=REPO,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    results = []
-    for w in workers:
-        out, err = w.communicate(timeout=180)
-        assert w.returncode == 0, err
-        results.append(json.loads(out))
+    results = run_in_processes("caps", db_url, "20")
     # 7 calls to a in all (2 made here), then b until the pool's 12, then every request falls to a lower tier.
     assert sum(r["a"] for r in results) == 5
     assert sum(r["b"] for r in results) == 5
