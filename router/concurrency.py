@@ -17,20 +17,20 @@ class TierGate:
         self.concurrency = concurrency
         self.queue_wait_s = queue_wait_s
         self._slots = asyncio.Semaphore(concurrency)
-        self.in_flight = 0
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        try:
-            await asyncio.wait_for(self._slots.acquire(), timeout=self.queue_wait_s)
-        except asyncio.TimeoutError:
-            raise TierSaturated(
-                f"tier {self.tier} is saturated: {self.concurrency} requests in flight and no slot freed "
-                f"within {self.queue_wait_s:g}s"
-            ) from None
-        self.in_flight += 1
+        if self._slots.locked():  # only a full gate needs the timed wait (a task and a timer per call)
+            try:
+                await asyncio.wait_for(self._slots.acquire(), timeout=self.queue_wait_s)
+            except asyncio.TimeoutError:
+                raise TierSaturated(
+                    f"tier {self.tier} is saturated: {self.concurrency} requests in flight and no slot freed "
+                    f"within {self.queue_wait_s:g}s"
+                ) from None
+        else:
+            await self._slots.acquire()  # a free slot: returns at once, without suspending
         try:
             yield
         finally:
-            self.in_flight -= 1
             self._slots.release()
