@@ -64,13 +64,10 @@ def tier_bounds(request: ChatCompletionRequest, hints: RouterHints, config: Rout
 def apply_workspace(bounds: Bounds, settings: WorkspaceSettings, name: str) -> Bounds:
     """Narrow the caller's bounds to the workspace's (403 when they do not meet at all); the
     workspace's default tier is where requests start unless the caller prefers another."""
-    plan = resolve_tiers(settings.model_copy(update={"enable_auto_escalation": True}),
-                         requested_min=bounds.low if bounds.low > 1 else None,
-                         requested_max=bounds.high if bounds.high < 3 else None,
-                         requested_tier=bounds.preferred)
-    preferred = bounds.preferred if bounds.preferred is not None else settings.default_tier
-    if preferred is not None:
-        preferred = min(max(preferred, plan.min_tier), plan.max_tier)
+    plan = resolve_tiers(settings, requested_min=bounds.low if bounds.low > 1 else None,
+                         requested_max=bounds.high if bounds.high < 3 else None, requested_tier=bounds.preferred)
+    wished = bounds.preferred is not None or settings.default_tier is not None
+    preferred = plan.start_tier if wished else None
     reasons = bounds.reasons + [f"workspace {name}: {r}" for r in plan.reasons]
     if (plan.min_tier, plan.max_tier) != (1, 3):
         reasons.append(f"workspace {name} allows tiers {plan.min_tier}..{plan.max_tier}")

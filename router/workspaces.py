@@ -252,12 +252,12 @@ def _workspace(row: Row[Any]) -> Workspace:
 
 
 class TierPlan(BaseModel):
-    """Where a request starts, how far it may escalate, and how far down it may fall back."""
+    """The tiers a workspace lets a request use, and where its wishes would start it. Whether it may
+    escalate past its start is the planner's call: the start is final only once it is classified."""
 
     min_tier: int
     max_tier: int
     start_tier: int
-    auto_escalation: bool
     reasons: list[str] = Field(default_factory=list)
 
 
@@ -292,8 +292,4 @@ def resolve_tiers(settings: WorkspaceSettings, *, requested_min: int | None = No
     start = low if wished is None else min(max(wished, low), high)
     if wished is not None and start != wished:
         reasons.append(f"tier {wished} moved to {start} to stay within {low}..{high}")
-    if not settings.enable_auto_escalation and high > start:
-        reasons.append(f"auto-escalation is off for this workspace: stays at tier {start}")
-        high = start
-    return TierPlan(min_tier=low, max_tier=high, start_tier=start,
-                    auto_escalation=settings.enable_auto_escalation, reasons=reasons)
+    return TierPlan(min_tier=low, max_tier=high, start_tier=start, reasons=reasons)

@@ -53,6 +53,13 @@ async def test_with_auto_escalation_off_a_poor_tier_2_answer_is_not_escalated():
     assert any("auto-escalation is off" in r for r in completion.decision.reasons)
 
 
+async def test_without_auto_escalation_a_request_stays_where_it_starts():
+    plan = await build(*tiers((), (), ())).planner.plan(
+        chat(), "r", {}, workspace=workspace(default_tier=2, enable_auto_escalation=False))
+    assert (plan.start, plan.high) == (2, 2)
+    assert any("auto-escalation is off for this workspace: stays at tier 2" in r for r in plan.reasons)
+
+
 async def test_the_frontier_call_carries_the_workspace_for_its_budget_and_keys():
     one, two, three = tiers((), (), ())
     await build(one, two, three, classification=HARD).complete(chat(), "r", workspace=workspace())

@@ -107,12 +107,6 @@ def test_caller_tier_wishes_are_honoured_within_the_workspace_bounds():
         resolve_tiers(WorkspaceSettings(max_tier=2), requested_min=3)
 
 
-def test_without_auto_escalation_a_request_stays_where_it_starts():
-    plan = resolve_tiers(WorkspaceSettings(default_tier=2, enable_auto_escalation=False))
-    assert (plan.start_tier, plan.max_tier) == (2, 2)
-    assert not plan.auto_escalation and "auto-escalation is off" in plan.reasons[0]
-
-
 def test_settings_refuse_a_default_tier_outside_the_bounds():
     with pytest.raises(ValueError, match="default_tier"):
         WorkspaceSettings(min_tier=2, default_tier=1)
