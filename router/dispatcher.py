@@ -19,12 +19,10 @@ from router.commands import CommandExecutor, CommandResult
 from router.concurrency import TierGate
 from router.config import RouterConfig
 from router.errors import (
+    ESCALATABLE_ERRORS,
     BudgetExceeded,
-    RateLimited,
     RouterError,
     RoutingFailure,
-    TierUnavailable,
-    UpstreamError,
     UpstreamTimeout,
 )
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
@@ -37,7 +35,6 @@ log = logging.getLogger(__name__)
 TIER_NAMES = {0: "command", 1: "micro", 2: "light", 3: "frontier"}
 
 # Errors after which the next tier may still succeed.
-_ESCALATABLE = (TierUnavailable, UpstreamError, RateLimited)
 
 
 @dataclass(frozen=True)
@@ -104,9 +101,9 @@ class Dispatcher:
         plan = await self.planner.plan(request, request_id, headers or {}, use_models=use_models, workspace=workspace)
         if plan.start == 0:
             return self._decision(plan, 0)
-        tiers = [n for n in range(plan.start, plan.high + 1) if n in self.tiers]
+        tiers = self._tiers_from(plan)
         for position, number in enumerate(tiers):
-            status = await self.tiers[number].status() if use_models else TierStatus(True)
+            status = await self.tiers[number].status()
             if status.available:
                 return self._decision(plan, number, status.provider, status.model)
             next_tier = tiers[position + 1] if position + 1 < len(tiers) else None
@@ -147,8 +144,7 @@ class Dispatcher:
                     answer = await self._answer(plan, 2, request)
                     if answer is None:
                         continue
-                    return _as_stream(Completion(self._decision(plan, 2, answer.provider, answer.model), answer.text,
-                                                 answer.usage, answer.finish_reason, answer.model))
+                    return _as_stream(self._completion(plan, 2, answer))
                 first, rest = await self._first_delta(plan, number, request)
             except Exception as exc:  # noqa: BLE001
                 self._escalate_or_raise(plan, number, exc)
@@ -322,7 +318,7 @@ class Dispatcher:
             plan.escalations.append(Escalation(from_tier=number, to_tier=None,
                                                reason=f"tier {number}: {exc.code}: {exc.message}"))
             return
-        if isinstance(exc, _ESCALATABLE):
+        if isinstance(exc, ESCALATABLE_ERRORS):
             reason = f"{exc.code}: {exc.message}"
         elif isinstance(exc, RouterError):
             raise exc  # the caller's own fault (budget, bad request): another tier will not fix it

@@ -180,3 +180,7 @@ class RoutingFailure(RouterError):
     status_code = 503
     error_type = "service_unavailable"
     default_code = "routing_failure"
+
+
+# Failures that move a request on to the next tier (or the next attempt) instead of ending it.
+ESCALATABLE_ERRORS = (TierUnavailable, UpstreamError, RateLimited)

@@ -5,7 +5,6 @@ the engine supports it); small models still produce broken JSON, so the text is 
 ``json-repair`` and then validated. An output that fails validation counts as one failed attempt.
 """
 
-import json
 from typing import Any
 
 import json_repair
@@ -57,7 +56,3 @@ def parse_classification(text: str) -> Classification:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False))
         raise InvalidClassification(f"micro model output failed validation: {problems}") from None
-
-
-def describe(classification: Classification) -> str:
-    return json.dumps(classification.model_dump(exclude_none=True), sort_keys=True)

@@ -51,10 +51,9 @@ def offline_dispatcher(config: RouterConfig, classifier: Classifier | None) -> D
     return Dispatcher(config, CommandExecutor(config, status=no_status), tiers, classifier=classifier)
 
 
-def _request(record: Any, line_number: int) -> tuple[str, ChatCompletionRequest]:
+def _request(record: Any, line_number: int) -> ChatCompletionRequest:
     if not isinstance(record, dict):
         raise InvalidRequest(f"line {line_number}: expected a JSON object")
-    identifier = str(record.get("id", line_number))
     if "messages" in record:
         body = {"messages": record["messages"]}
     elif "prompt" in record:
@@ -62,7 +61,7 @@ def _request(record: Any, line_number: int) -> tuple[str, ChatCompletionRequest]
     else:
         raise InvalidRequest(f"line {line_number}: needs \"messages\" or \"prompt\"")
     try:
-        return identifier, ChatCompletionRequest.model_validate(body)
+        return ChatCompletionRequest.model_validate(body)
     except ValidationError as exc:
         raise InvalidRequest(f"line {line_number}: " + describe_validation_error(exc, ChatCompletionRequest).strip())
 
@@ -79,7 +78,7 @@ async def route_lines(dispatcher: Dispatcher, lines: Iterable[str]) -> AsyncIter
                 raise InvalidRequest(f"line {line_number}: not valid JSON: {exc}") from None
             if isinstance(record, dict) and "id" in record:
                 identifier = str(record["id"])
-            identifier, request = _request(record, line_number)
+            request = _request(record, line_number)
             decision = await dispatcher.route(request, identifier, use_models=False)
         except RouterError as exc:
             yield {"id": identifier, "error": exc.to_body()["error"]}

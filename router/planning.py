@@ -14,12 +14,10 @@ from router.classification import Classification, Classifier
 from router.commands import CommandExecutor, CommandMatch
 from router.config import RouterConfig
 from router.errors import (
+    ESCALATABLE_ERRORS,
     InvalidClassification,
     PromptRejected,
-    RateLimited,
     RouterError,
-    TierUnavailable,
-    UpstreamError,
 )
 from router.generation import Generation, GenerationRequest
 from router.hints import merge_hints, signal_boost
@@ -148,7 +146,7 @@ class Planner:
             except InvalidClassification as exc:
                 problems.append(exc.message)
                 continue
-            except (TierUnavailable, UpstreamError, RateLimited) as exc:
+            except ESCALATABLE_ERRORS as exc:
                 plan.reasons.append(f"micro classifier unavailable ({exc.code}); the learned classifier decided")
                 plan.classifier = "learned" if learned is not None else None
                 return learned

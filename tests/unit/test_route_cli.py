@@ -24,6 +24,7 @@ def test_route_writes_one_decision_per_line_and_refuses_bad_lines_without_losing
     assert [r["id"] for r in results] == ["a", "b", "c", "4", "e"]
     a, b, c, broken, missing = results
     assert a["tier"] in (1, 2, 3) and set(a) == {"id", "tier", "routing_score", "provider", "reasons"}
+    assert a["provider"] == {1: "micro:deepseek-r1:1.5b", 2: "light:deepseek-r1:1.5b", 3: "dgx"}[a["tier"]]  # the configured model of that tier
     assert b["tier"] == 0 and b["provider"] is None
     assert c["error"]["code"] == "prompt_rejected"
     assert broken["error"]["code"] == "invalid_request" and "not valid JSON" in broken["error"]["message"]
