@@ -261,11 +261,12 @@ class Dispatcher:
                            request: ChatCompletionRequest) -> tuple[StreamDelta, AsyncIterator[StreamDelta]]:
         plan.tried.add(number)
         tier = self.tiers[number]
-        gate = self.gates[number]
-        slot = gate.slot()
+        work = self._request_for(plan, number, request)
+        slot = self.gates[number].slot()
         await slot.__aenter__()
-        iterator = tier.stream(self._request_for(plan, number, request))
+        iterator: AsyncIterator[StreamDelta] | None = None  # closed and the slot freed whatever fails below
         try:
+            iterator = tier.stream(work)
             first = await asyncio.wait_for(anext(iterator), timeout=tier.timeout_s)
         except BaseException as exc:
             await _close(iterator)
@@ -356,7 +357,7 @@ async def _empty() -> AsyncIterator[StreamDelta]:
     yield  # pragma: no cover - makes this an async generator
 
 
-async def _close(iterator: AsyncIterator[Any]) -> None:
+async def _close(iterator: AsyncIterator[Any] | None) -> None:
     aclose = getattr(iterator, "aclose", None)
     if aclose is not None:
         try:

@@ -249,6 +249,21 @@ async def test_a_saturated_tier_escalates_instead_of_queueing():
     assert "tier_saturated" in completion.decision.escalations[0].reason
 
 
+async def test_a_stream_that_fails_before_it_starts_gives_its_tier_slot_back():
+    one, two = ScriptedTier(1), ScriptedTier(2)
+
+    def refuse(request):  # a plain callable failing at once, before any stream exists
+        raise TierUnavailable("endpoint gone")
+
+    one.endpoint = TierEndpoint(1, one.generate, refuse, one.status, 1.0)
+    limits = {"micro": {**router_config()["tiers"]["micro"], "concurrency": 1, "queue_wait_s": 0.01}}
+    dispatcher = build(one, two, tiers=limits)
+    for attempt in range(2):  # the second would find tier 1 saturated if the first had kept its only slot
+        started = await dispatcher.stream(chat(), f"r{attempt}")
+        assert started.decision.tier == 2
+        assert "endpoint gone" in started.decision.escalations[0].reason
+
+
 async def test_when_every_tier_fails_the_error_names_each_tier_and_what_to_configure():
     one, two, three = tiers(*[(UpstreamError(f"boom {n}"),) for n in (1, 2, 3)])
     with pytest.raises(RoutingFailure) as caught:
