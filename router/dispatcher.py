@@ -25,8 +25,14 @@ from router.errors import (
     RoutingFailure,
     UpstreamTimeout,
 )
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
-from router.planning import Plan, Planner
+from router.generation import (
+    Generation,
+    GenerationRequest,
+    StreamDelta,
+    Usage,
+    count_prompt_tokens,
+)
+from router.planning import Plan, Planner, is_multi_document_synthesis
 from router.self_assessment import split_assessment, with_assessment_instruction
 from router.workspaces import Workspace
 
@@ -215,7 +221,7 @@ class Dispatcher:
 
     async def _answer(self, plan: Plan, number: int, request: ChatCompletionRequest) -> Generation | None:
         if number == 2 and plan.high >= 3:
-            reason = self._light_precheck(plan)
+            reason = self._light_precheck(plan, request)
             if reason is not None:
                 plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2 skipped: {reason}"))
                 return None
@@ -235,11 +241,13 @@ class Dispatcher:
         plan.escalated_light = answer
         return None
 
-    def _light_precheck(self, plan: Plan) -> str | None:
+    def _light_precheck(self, plan: Plan, request: ChatCompletionRequest) -> str | None:
+        """Reasons to skip Tier 2 for Tier 3, checked only when a request would try both."""
         limit = self.config.thresholds.light_context_tokens
-        if plan.prompt_tokens > limit:
-            return f"the context (~{plan.prompt_tokens} tokens) exceeds {limit} tokens"
-        if plan.multi_document:
+        tokens = count_prompt_tokens(request.plain_messages())  # the ingress has no tokenizer: ~4 chars a token
+        if tokens > limit:
+            return f"the context (~{tokens} tokens) exceeds {limit} tokens"
+        if is_multi_document_synthesis(request.last_user_text()):
             return "the request is a multi-document synthesis"
         if plan.hints.precision == "high":
             return "the caller asked for high precision"

@@ -3,10 +3,16 @@
 These cross deployment-handle boundaries, so they hold only picklable, JSON-able data.
 """
 
+import math
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+CHARS_PER_TOKEN = 4  # the usual approximation for English text when no tokenizer is known
+MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
+Tokenizer = Callable[[str], int]
 
 Role = Literal["system", "user", "assistant", "tool", "developer"]
 
@@ -76,3 +82,13 @@ class StreamDelta(BaseModel):
     provider: str | None = None
     cost_usd: Decimal | None = None
     skipped: list[str] = Field(default_factory=list)
+
+
+def count_prompt_tokens(prompt: str | Sequence[Message], tokenizer: Tokenizer | None = None) -> int:
+    """Prompt tokens from the tokenizer where one is given, else about one per four characters."""
+    def count(text: str) -> int:
+        return tokenizer(text) if tokenizer is not None else math.ceil(len(text) / CHARS_PER_TOKEN)
+
+    if isinstance(prompt, str):
+        return count(prompt)
+    return sum(count(m.content) + MESSAGE_OVERHEAD_TOKENS for m in prompt) + 2

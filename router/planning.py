@@ -38,11 +38,6 @@ def is_multi_document_synthesis(text: str) -> bool:
     return len(_DOCUMENT_MARKER.findall(text)) >= 2 and _SYNTHESIS_CUE.search(text) is not None
 
 
-def estimate_tokens(request: ChatCompletionRequest) -> int:
-    # About four characters a token for English; the ingress has no tokenizer and needs no more precision.
-    return sum(len(m.text()) for m in request.messages) // 4 + 4 * len(request.messages)
-
-
 @dataclass
 class Plan:
     request_id: str
@@ -58,8 +53,6 @@ class Plan:
     action: CommandMatch | None = None
     reasons: list[str] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
-    prompt_tokens: int = 0
-    multi_document: bool = False
     escalated_light: Generation | None = None  # Tier 2's answer when it asked for Tier 3
     lower_tier_fallback: RouterError | None = None  # Tier 3 refused for money or its daily cap
     tried: set[int] = field(default_factory=set)
@@ -89,8 +82,7 @@ class Planner:
             bounds = apply_workspace(bounds, workspace.settings, workspace.name)
         plan = Plan(request_id, bounds.low, bounds.high, hints, workspace_id=workspace.id if workspace else None,
                     low=bounds.low,
-                    reasons=list(bounds.reasons), prompt_tokens=estimate_tokens(request),
-                    multi_document=is_multi_document_synthesis(text))
+                    reasons=list(bounds.reasons))
         await self._choose_start(plan, text, bounds, use_models)
         if not bounds.auto_escalation and plan.high > plan.start:
             plan.high = plan.start

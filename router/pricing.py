@@ -13,7 +13,6 @@ without ``cache_write_tokens`` is read as zero.
 """
 
 import hashlib
-import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -25,16 +24,19 @@ import genai_prices
 from pydantic import BaseModel
 
 from router.config import ConfigInvalid, EngineKind, FrontierConfig, ProviderConfig
-from router.generation import Message
+from router.generation import (
+    CHARS_PER_TOKEN,
+    MESSAGE_OVERHEAD_TOKENS,
+    Message,
+    Tokenizer,
+    count_prompt_tokens,
+)
 from router.providers import LOCAL_TAGS
 from router.storage import Clock, utc_now
 
-CHARS_PER_TOKEN = 4  # the usual approximation for English text when no tokenizer is known
-MESSAGE_OVERHEAD_TOKENS = 4  # role and separators per chat message
 _GENAI_PROVIDER_IDS = {EngineKind.openai: "openai", EngineKind.anthropic: "anthropic"}
 
 PriceSource = Literal["config", "local", "genai-prices"]
-Tokenizer = Callable[[str], int]
 
 
 class Cost(BaseModel):
@@ -165,16 +167,6 @@ class PriceBook:
             cache_hit_probability=outlook.probability, full_cost_usd=full, effective_cost_usd=effective,
             cache_discount_usd=full - effective, max_cost_usd=max(full, written),
         )
-
-
-def count_prompt_tokens(prompt: str | Sequence[Message], tokenizer: Tokenizer | None = None) -> int:
-    """Prompt tokens from the tokenizer where one is given, else about one per four characters."""
-    def count(text: str) -> int:
-        return tokenizer(text) if tokenizer is not None else math.ceil(len(text) / CHARS_PER_TOKEN)
-
-    if isinstance(prompt, str):
-        return count(prompt)
-    return sum(count(m.content) + MESSAGE_OVERHEAD_TOKENS for m in prompt) + 2
 
 
 def max_prompt_tokens(prompt: Sequence[Message], tokenizer: Tokenizer | None = None) -> int:
