@@ -129,9 +129,9 @@ class Planner:
             plan.reasons.append("the learned classifier was confident: the micro model was not asked")
             return learned
         problems: list[str] = []
+        request = classification_request(plan.request_id, text, self.commands.registry.names,
+                                         self.config.tiers.micro.max_tokens)
         for _ in range(settings.max_attempts):
-            request = classification_request(plan.request_id, text, self.commands.registry.names,
-                                             self.config.tiers.micro.max_tokens)
             try:
                 answer = await self.call_tier(1, request)
                 classification = parse_classification(answer.text)
