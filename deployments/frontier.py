@@ -175,8 +175,10 @@ class FrontierPoolServer:
         notes = [f"{name}: {why}" for name, why in plan.excluded.items()]
         for candidate in plan.candidates:
             member = by_name[candidate.provider.name]
-            if member.slot.engine is None:
-                failures.append(f"{member.config.name}: {member.slot.problem}")
+            try:
+                member.slot.ready()  # one still loading or failed is not admitted: nothing reserved, nothing marked down
+            except TierUnavailable:
+                failures.append(f"{member.config.name}: {member.slot.reason()}")
                 continue
             admitted = await self._ledger.admit(workspace, request.request_id, candidate, plan.prompt)
             if isinstance(admitted, Refusal):
@@ -188,11 +190,9 @@ class FrontierPoolServer:
 
     async def _fail(self, member: _Member, admitted: Admitted, exc: BaseException, failures: list[str]) -> None:
         assert self._ledger is not None
-        # Judge the provider before the first await: a model still loading may finish during the ledger write,
-        # and its "still loading" refusal must not then be cached as the health of the engine that is now ready.
         if isinstance(exc, RouterError):
             failures.append(f"{member.config.name}: {exc.message}")
-            if isinstance(exc, TierUnavailable) and member.slot.state == "ready":
+            if isinstance(exc, TierUnavailable):  # admitted only when ready, so this is the engine's own health
                 member.slot.health.mark_down(exc.message)
         await self._ledger.fail(admitted, exc)
 

@@ -106,19 +106,24 @@ async def test_a_frontier_provider_on_a_local_model_loads_in_the_background(tiny
     assert answer.provider == "local-tiny" and answer.usage.completion_tokens == 3
 
 
-async def test_a_model_that_finishes_loading_while_its_refusal_is_recorded_is_not_marked_down(tiny_checkpoint, held_load):
+async def test_a_provider_still_loading_is_not_admitted_so_nothing_is_reserved_or_marked_down(tiny_checkpoint,
+                                                                                             held_load):
     pool = FrontierPoolServer(config_with(providers=[{**LOCAL_TINY, "model_path": tiny_checkpoint}]))
     slot = pool._members[0].slot
-    record_failure = pool._ledger.fail
+    admitted = []
+    admit = pool._ledger.admit
 
-    async def load_finishes_during_the_write(admitted, exc):
-        held_load.set()
-        await slot.started()  # the race CI once hit: the load completes while the refusal is being written
-        await record_failure(admitted, exc)
+    async def recording_admit(*args, **kwargs):
+        admitted.append(args)
+        return await admit(*args, **kwargs)
 
-    pool._ledger.fail = load_finishes_during_the_write
+    pool._ledger.admit = recording_admit
     with pytest.raises(TierUnavailable, match="still loading"):
         await pool.generate(REQUEST)
-    assert slot.state == "ready"
+    assert admitted == []  # no budget reservation and no daily-cap slot taken for a refusal made in advance
+    held_load.set()
+    await slot.started()
     status = await pool.status()
     assert status.available and status.provider == "local-tiny"
+    await pool.generate(REQUEST.model_copy(update={"max_tokens": 2}))
+    assert len(admitted) == 1
