@@ -20,7 +20,7 @@ from models.engine import Engine
 from models.factory import build_engine
 from router.config import ProviderConfig, RouterConfig, TierSettings, parse_config
 from router.dispatcher import TierStatus
-from router.errors import RateLimited, RouterError, TierUnavailable, UpstreamError
+from router.errors import ESCALATABLE_ERRORS, RouterError, TierUnavailable
 from router.frontier_ledger import Admitted, FrontierLedger, Refusal
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 from router.gpu import query_gpus, under_memory_pressure
@@ -31,9 +31,8 @@ from router.workspaces import Workspace, WorkspaceStore
 
 log = logging.getLogger("ray.serve")
 
-# A provider failing this way may be fine for the next request; the pool moves on to the next provider.
-_FALL_THROUGH = (TierUnavailable, UpstreamError, RateLimited)
 _KEYED_ENGINES_PER_PROVIDER = 32
+_NOT_CONFIGURED = "no frontier providers configured: add entries under frontier.providers"
 
 
 @dataclass
@@ -126,16 +125,6 @@ class FrontierPoolServer:
         """Exactly the completion budget the ledger reserved for this provider."""
         return {**self._limits(request), "max_tokens": admitted.candidate.estimate.max_completion_tokens}
 
-    def _no_providers(self, failures: list[str]) -> TierUnavailable:
-        if not self._members:
-            return TierUnavailable(
-                "no frontier providers configured: add entries under frontier.providers", code="not_configured"
-            )
-        return TierUnavailable(
-            "every frontier provider failed: " + "; ".join(failures), code="providers_exhausted",
-            details={"providers": failures},
-        )
-
     async def _workspace(self, request: GenerationRequest) -> Workspace:
         assert self._workspaces is not None
         if request.workspace_id is None:
@@ -164,7 +153,7 @@ class FrontierPoolServer:
         ledger's verdict (402 budget, or 503 with every reason) when none is left."""
         assert self._ledger is not None
         if not self._members:
-            raise self._no_providers([])
+            raise TierUnavailable(_NOT_CONFIGURED, code="not_configured")
         workspace = await self._workspace(request)
         limits = self._limits(request)
         plan = self._ledger.plan(workspace, request.messages, max_tokens=limits["max_tokens"],
@@ -176,7 +165,7 @@ class FrontierPoolServer:
         for candidate in plan.candidates:
             member = by_name[candidate.provider.name]
             try:
-                member.slot.ready()  # one still loading or failed is not admitted: nothing reserved, nothing marked down
+                member.slot.ready()  # not admitted while loading or failed: nothing reserved or marked down
             except TierUnavailable:
                 failures.append(f"{member.config.name}: {member.slot.reason()}")
                 continue
@@ -201,7 +190,7 @@ class FrontierPoolServer:
         async for member, admitted, failures, notes in self._admissions(request):
             try:
                 answer = await self._engine_for(member, admitted.credential).generate(request, **self._call_limits(admitted, request))
-            except _FALL_THROUGH as exc:
+            except ESCALATABLE_ERRORS as exc:  # this provider failed; the next may answer
                 await self._fail(member, admitted, exc, failures)
                 continue
             except BaseException as exc:  # cancelled or broken: the reservation must still be released
@@ -226,7 +215,7 @@ class FrontierPoolServer:
                         delta = delta.model_copy(update={"skipped": notes + failures})
                     started = True
                     yield delta
-            except _FALL_THROUGH as exc:
+            except ESCALATABLE_ERRORS as exc:  # this provider failed; the next may answer
                 await self._fail(member, admitted, exc, failures)
                 if started:
                     raise  # part of an answer has gone out: another provider cannot continue it
@@ -247,10 +236,7 @@ class FrontierPoolServer:
             await asyncio.sleep(self._config.frontier.health_check_interval_s)
             try:
                 await self.status()
-                gpus = await asyncio.to_thread(query_gpus)
-                for gpu in under_memory_pressure(gpus):
-                    log.warning("GPU memory pressure on %s: %s of %s MiB used", gpu.name, gpu.memory_used_mib,
-                                gpu.memory_total_mib)
+                under_memory_pressure(await asyncio.to_thread(query_gpus))  # it logs each pressed GPU
             except Exception:  # noqa: BLE001 - a failed round must not end the loop
                 log.exception("frontier health check round failed")
 
@@ -270,7 +256,7 @@ class FrontierPoolServer:
             providers.append({"name": member.config.name, "available": available, "reason": reason,
                               "state": member.slot.state, "tags": list(member.config.tags)})
         if first_available is None:
-            reason = "no frontier providers configured: add entries under frontier.providers" if not providers else (
+            reason = _NOT_CONFIGURED if not providers else (
                 "no frontier provider is available")
             return TierStatus(False, reason, detail={"providers": providers})
         return TierStatus(
