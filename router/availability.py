@@ -38,15 +38,11 @@ class CooldownTracker:
             return 0.0
         return left
 
-    def is_resting(self, provider: str) -> bool:
-        return self.remaining(provider) > 0
-
 
 @dataclass(frozen=True)
 class ProviderState:
     up: bool
     reason: str = ""
-    since: float = 0.0
 
 
 class AvailabilityTracker:
@@ -59,12 +55,12 @@ class AvailabilityTracker:
     def mark_down(self, provider: str, reason: str) -> None:
         if self.is_up(provider):
             log.warning("frontier provider %s marked down: %s", provider, reason)
-        self._states[provider] = ProviderState(False, reason, self._clock())
+        self._states[provider] = ProviderState(False, reason)
 
     def mark_up(self, provider: str) -> None:
         if not self.is_up(provider):
             log.info("frontier provider %s is back up", provider)
-        self._states[provider] = ProviderState(True, "", self._clock())
+        self._states[provider] = ProviderState(True)
 
     def record_check(self, provider: str, ok: bool, reason: str = "") -> None:
         """Apply one health check's outcome."""

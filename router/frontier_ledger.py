@@ -35,15 +35,13 @@ from router.errors import (
     RouterError,
     TierUnavailable,
 )
-from router.generation import Message
+from router.generation import Message, count_prompt_tokens
 from router.keys import ProviderCredential, ProviderKeyStore
 from router.pricing import (
     Cost,
     CostEstimate,
     PrefixCache,
     PriceBook,
-    Tokenizer,
-    count_prompt_tokens,
     max_prompt_tokens,
     prompt_text,
 )
@@ -96,8 +94,7 @@ class FrontierLedger:
         self.caps = DailyCaps(db, clock)
 
     def plan(self, workspace: Workspace, messages: Sequence[Message], *, max_tokens: int,
-             requirements: Requirements = Requirements(), tokenizer: Tokenizer | None = None,
-             min_completion_tokens: int = 1) -> FrontierPlan:
+             requirements: Requirements = Requirements(), min_completion_tokens: int = 1) -> FrontierPlan:
         """Providers to try in order, each with its estimate; those over the per-request cap are left out.
 
         Each provider's completion budget is ``max_tokens`` clipped to what its context leaves after
@@ -108,14 +105,14 @@ class FrontierLedger:
         qualified provider is over the cap: the caller may answer from a lower tier instead.
         """
         preferred = (*requirements.preferred_providers, *workspace.settings.preferred_providers)
-        requirements = requirements.model_copy(update={"preferred_providers": tuple(dict.fromkeys(preferred))})
-        prompt_tokens = count_prompt_tokens(messages, tokenizer)
-        requirements = requirements.model_copy(
-            update={"min_context": max(requirements.min_context, prompt_tokens + min_completion_tokens)})
+        prompt_tokens = count_prompt_tokens(messages)
+        requirements = requirements.model_copy(update={
+            "preferred_providers": tuple(dict.fromkeys(preferred)),
+            "min_context": max(requirements.min_context, prompt_tokens + min_completion_tokens)})
         selection = select_providers(self.frontier.providers, requirements, strategy_for(self.frontier.strategy),
                                      price=self.prices.blended_per_1k, unavailable=self.health.why_unavailable)
         prompt = prompt_text(messages)
-        ceiling = max_prompt_tokens(messages, tokenizer)
+        ceiling = max_prompt_tokens(messages)
         estimates = [self.prices.estimate(p.name, prompt_tokens=prompt_tokens,
                                           max_completion_tokens=max(1, min(max_tokens, p.max_context - prompt_tokens)),
                                           outlook=self.prefixes.outlook(workspace.id, p.name, prompt, prompt_tokens),

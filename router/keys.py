@@ -151,9 +151,6 @@ class ProviderKeyStore:
     async def acredential(self, workspace: Workspace, provider: ProviderConfig) -> ProviderCredential:
         return await self.db.run(self.credential, workspace, provider)
 
-    async def aset_key(self, workspace_id: str, provider: str, key: str | SecretStr) -> None:
-        await self.db.run(self.set_key, workspace_id, provider, key)
-
     def _own_key(self, workspace_id: str, provider: str) -> str | None:
         with self.db.read() as conn:
             token = conn.scalar(select(provider_keys.c.ciphertext).where(

@@ -28,8 +28,6 @@ from router.generation import (
     CHARS_PER_TOKEN,
     MESSAGE_OVERHEAD_TOKENS,
     Message,
-    Tokenizer,
-    count_prompt_tokens,
 )
 from router.providers import LOCAL_TAGS
 from router.storage import Clock, utc_now
@@ -133,9 +131,6 @@ class PriceBook:
             ) from None
         return price
 
-    def price(self, provider: str) -> ProviderPrice:
-        return self._prices[provider]
-
     def blended_per_1k(self, provider: ProviderConfig) -> Decimal:
         return self._prices[provider.name].blended_per_1k()
 
@@ -169,11 +164,9 @@ class PriceBook:
         )
 
 
-def max_prompt_tokens(prompt: Sequence[Message], tokenizer: Tokenizer | None = None) -> int:
-    """The most tokens the prompt can be: the tokenizer's count where one is given, else its UTF-8
-    bytes (a byte-level BPE token always covers at least one byte) plus the template's overhead."""
-    if tokenizer is not None:
-        return count_prompt_tokens(prompt, tokenizer)
+def max_prompt_tokens(prompt: Sequence[Message]) -> int:
+    """The most tokens the prompt can be with no tokenizer at hand: its UTF-8 bytes (a byte-level
+    BPE token always covers at least one byte) plus the template's overhead."""
     return sum(len(m.content.encode()) + MESSAGE_OVERHEAD_TOKENS for m in prompt) + 2
 
 

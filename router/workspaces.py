@@ -167,10 +167,6 @@ class WorkspaceStore:
             raise NotFound(f"no workspace {ref!r}", code="workspace_not_found")
         return _workspace(row)
 
-    def all(self) -> list[Workspace]:
-        with self.db.read() as conn:
-            return [_workspace(r) for r in conn.execute(select(workspaces).order_by(workspaces.c.name))]
-
     def update_settings(self, ref: str, **changes: Any) -> Workspace:
         """Change some settings; the result is validated as a whole before it is stored."""
         with self.db.write() as conn:

@@ -6,12 +6,11 @@ import genai_prices
 import pytest
 
 from router.config import ConfigInvalid, FrontierConfig
-from router.generation import Message, Usage
+from router.generation import Message, Usage, count_prompt_tokens
 from router.pricing import (
     CacheOutlook,
     PrefixCache,
     PriceBook,
-    count_prompt_tokens,
     prompt_text,
 )
 
