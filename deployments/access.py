@@ -26,7 +26,7 @@ class AccessLayer:
         self.db = Database(database_url(config.database_url))
         self.workspaces = WorkspaceStore(self.db, KeyHasher.from_env())
         self.escalations = EscalationLog(self.db)
-        self.admin = Administration(self.db, self.workspaces)
+        self.admin = Administration(self.workspaces)
         if config.auth == "none":
             log.warning("local profile (access.auth: none): requests without an API key run as workspace 'local' "
                         "with no authentication; set access.auth: workspace_key in production")

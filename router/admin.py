@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from router.budgets import BudgetLedger
-from router.errors import AuthenticationFailed, PermissionDenied, TierUnavailable
+from router.errors import (
+    AuthenticationFailed,
+    PermissionDenied,
+    RouterError,
+    TierUnavailable,
+)
 from router.escalations import EscalationLog
 from router.keys import ProviderKeyStore, load_cipher, providers_with_keys
-from router.storage import Database
 from router.workspaces import Workspace, WorkspaceStore, parse_settings
 
 ADMIN_KEY_ENV = "TIERED_ROUTER_ADMIN_KEY"
@@ -40,10 +44,9 @@ def describe(workspace: Workspace, key_providers: list[str]) -> dict[str, Any]:
 
 
 class Administration:
-    def __init__(self, db: Database, store: WorkspaceStore, environ: Mapping[str, str] | None = None) -> None:
-        self.db = db
+    def __init__(self, store: WorkspaceStore) -> None:
         self.store = store
-        self._environ = environ
+        self.db = store.db
 
     def create(self, name: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
         made = self.store.create(name, parse_settings(settings or {}))
@@ -61,10 +64,9 @@ class Administration:
     def add_key(self, ref: str, provider: str, secret: str) -> dict[str, Any]:
         workspace = self.store.get(ref)
         try:
-            cipher = load_cipher(self._environ)
-        except Exception as exc:  # noqa: BLE001 - any failure to load the master key disables BYOK
-            raise TierUnavailable(f"provider keys cannot be stored: {getattr(exc, 'message', exc)}",
-                                  code="byok_disabled") from None
+            cipher = load_cipher()
+        except RouterError as exc:  # no usable master key: bring-your-own keys are off
+            raise TierUnavailable(f"provider keys cannot be stored: {exc.message}", code="byok_disabled") from None
         ProviderKeyStore(self.db, cipher).set_key(workspace.id, provider, secret.strip())
         return {"workspace": workspace.id, "provider": provider, "stored": True}
 

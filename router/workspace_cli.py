@@ -76,9 +76,8 @@ def parse_assignments(assignments: list[str]) -> dict[str, Any]:
     return changes
 
 
-def _stores(args: argparse.Namespace) -> tuple[Database, WorkspaceStore]:
-    db = Database(database_url(args.db))
-    return db, WorkspaceStore(db, KeyHasher.from_env())
+def _store(args: argparse.Namespace) -> WorkspaceStore:
+    return WorkspaceStore(Database(database_url(args.db)), KeyHasher.from_env())
 
 
 def _create(args: argparse.Namespace, admin: Administration, out: TextIO) -> None:
@@ -116,14 +115,14 @@ def _spend(args: argparse.Namespace, admin: Administration, out: TextIO) -> None
 
 def run_workspace_command(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """Run a parsed ``workspace`` subcommand; a router error becomes one line on stderr and exit status 1."""
-    db: Database | None = None
+    store: WorkspaceStore | None = None
     try:
-        db, store = _stores(args)
-        args.handler(args, Administration(db, store), out or sys.stdout)
+        store = _store(args)
+        args.handler(args, Administration(store), out or sys.stdout)
     except RouterError as exc:
         print(f"tiered-router: {exc.message}", file=sys.stderr)
         return 1
     finally:
-        if db is not None:
-            db.close()
+        if store is not None:
+            store.db.close()
     return 0
