@@ -29,7 +29,7 @@ from router.generation import (
     MESSAGE_OVERHEAD_TOKENS,
     Message,
 )
-from router.providers import LOCAL_TAGS
+from router.providers import is_local
 from router.storage import Clock, utc_now
 
 _GENAI_PROVIDER_IDS = {EngineKind.openai: "openai", EngineKind.anthropic: "anthropic"}
@@ -117,7 +117,7 @@ class PriceBook:
             write = per_in if p.cost_per_1k_cache_write is None else _dec(p.cost_per_1k_cache_write)
             return ProviderPrice(p.name, "config", p.model, None, (per_in, _dec(p.cost_per_1k_output), read, write),
                                  self._clock)
-        if LOCAL_TAGS & set(p.tags):
+        if is_local(p):
             each = _dec(frontier.local_cost_per_1k_tokens)
             return ProviderPrice(p.name, "local", p.model, None, (each, each, each, each), self._clock)
         provider_id = _GENAI_PROVIDER_IDS.get(p.engine)

@@ -35,7 +35,7 @@ class Strategy(ABC):
         """Providers in the order they should be tried."""
 
 
-def _is_local(p: ProviderConfig) -> bool:
+def is_local(p: ProviderConfig) -> bool:
     return bool(LOCAL_TAGS & set(p.tags))
 
 
@@ -45,7 +45,7 @@ class PreferLocal(Strategy):
     name = ProviderStrategy.prefer_local
 
     def order(self, providers: list[ProviderConfig], price: PricePer1k = config_price_per_1k) -> list[ProviderConfig]:
-        return sorted(providers, key=lambda p: (not _is_local(p), -p.quality, price(p)))
+        return sorted(providers, key=lambda p: (not is_local(p), -p.quality, price(p)))
 
 
 class CheapestQualified(Strategy):

@@ -19,7 +19,7 @@ import logging
 import os
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -33,7 +33,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Connection, Row, or_, select, update
 
 from router.errors import (
     AuthenticationFailed,
@@ -42,7 +42,7 @@ from router.errors import (
     PermissionDenied,
 )
 from router.schema import workspaces
-from router.storage import Database
+from router.storage import Clock, Database, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,7 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 class WorkspaceStore:
-    def __init__(self, db: Database, hasher: KeyHasher | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, db: Database, hasher: KeyHasher | None = None, clock: Clock = utc_now) -> None:
         self.db = db
         self.hasher = hasher or KeyHasher()
         self._clock = clock
@@ -162,17 +161,12 @@ class WorkspaceStore:
     def get(self, ref: str) -> Workspace:
         """A workspace by id or by name."""
         with self.db.read() as conn:
-            row = conn.execute(select(workspaces).where(or_(workspaces.c.id == ref, workspaces.c.name == ref))).first()
-        if row is None:
-            raise NotFound(f"no workspace {ref!r}", code="workspace_not_found")
-        return _workspace(row)
+            return _workspace(_find(conn, ref))
 
     def update_settings(self, ref: str, **changes: Any) -> Workspace:
         """Change some settings; the result is validated as a whole before it is stored."""
         with self.db.write() as conn:
-            row = conn.execute(select(workspaces).where(or_(workspaces.c.id == ref, workspaces.c.name == ref))).first()
-            if row is None:
-                raise NotFound(f"no workspace {ref!r}", code="workspace_not_found")
+            row = _find(conn, ref)
             settings = parse_settings({**json.loads(row.settings), **changes})
             conn.execute(update(workspaces).where(workspaces.c.id == row.id).values(
                 settings=settings.model_dump_json(), updated_at=self._clock().timestamp()))
@@ -181,10 +175,9 @@ class WorkspaceStore:
 
     def rotate_key(self, ref: str) -> SecretStr:
         """A new API key for the workspace; the old one stops working at once."""
-        workspace = self.get(ref)
         key = new_api_key()
         with self.db.write() as conn:
-            conn.execute(update(workspaces).where(workspaces.c.id == workspace.id).values(
+            conn.execute(update(workspaces).where(workspaces.c.id == _find(conn, ref).id).values(
                 key_hash=self.hasher.digest(key), key_hint=key[-4:], updated_at=self._clock().timestamp()))
         return SecretStr(key)
 
@@ -237,6 +230,14 @@ class WorkspaceStore:
 
     async def aupdate_settings(self, ref: str, **changes: Any) -> Workspace:
         return await self.db.run(self.update_settings, ref, **changes)
+
+
+def _find(conn: Connection, ref: str) -> Row[Any]:
+    """The workspace row with this id or name, inside the caller's transaction; 404 when none."""
+    row = conn.execute(select(workspaces).where(or_(workspaces.c.id == ref, workspaces.c.name == ref))).first()
+    if row is None:
+        raise NotFound(f"no workspace {ref!r}", code="workspace_not_found")
+    return row
 
 
 def _workspace(row: Row[Any]) -> Workspace:
