@@ -50,6 +50,7 @@ class FrontierPoolServer:
         placement resource)); they are called through their handles instead of over the network."""
         self._served = served or {}
         self._members: list[_Member] = []
+        self._by_name: dict[str, _Member] = {}
         self._settings: TierSettings | None = None
         self._config: RouterConfig | None = None
         self._db: Database | None = None
@@ -80,7 +81,10 @@ class FrontierPoolServer:
         assert self._db is not None
         self._ledger = FrontierLedger(config.frontier, self._db, self._keys)
         members = []
-        for provider in strategy_for(config.frontier.strategy).order(config.frontier.providers):
+        # The order requests try them in (the ledger's prices), so status() names the provider tried first.
+        ordered = strategy_for(config.frontier.strategy).order(config.frontier.providers,
+                                                              self._ledger.prices.blended_per_1k)
+        for provider in ordered:
             index = config.frontier.providers.index(provider)
             name = f"frontier provider {provider.name}"
             try:
@@ -100,6 +104,7 @@ class FrontierPoolServer:
             slot.ensure_started()
             members.append(_Member(provider, slot, index))
         self._members = members
+        self._by_name = {m.config.name: m for m in members}
 
     def _open_ledger_store(self, config: RouterConfig) -> None:
         if self._db is not None:
@@ -158,12 +163,11 @@ class FrontierPoolServer:
         limits = self._limits(request)
         plan = self._ledger.plan(workspace, request.messages, max_tokens=limits["max_tokens"],
                                  min_completion_tokens=request.max_tokens or 1)
-        by_name = {m.config.name: m for m in self._members}
         refusals: list[Refusal] = []
         failures: list[str] = []
         notes = [f"{name}: {why}" for name, why in plan.excluded.items()]
         for candidate in plan.candidates:
-            member = by_name[candidate.provider.name]
+            member = self._by_name[candidate.provider.name]
             try:
                 member.slot.ready()  # not admitted while loading or failed: nothing reserved or marked down
             except TierUnavailable:
