@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from models.engine import Engine, EngineHealth, TokenCounters
+from models.local_prompt import chat_prompt_ids, completion_room
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.stop_strings import StopStringTrimmer, cut_at_stop
-from router.errors import ContextTooLong, RouterError, TierUnavailable, UpstreamError
+from router.errors import RouterError, TierUnavailable, UpstreamError
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 _END = object()
@@ -124,15 +125,9 @@ class TransformersEngine(Engine):
     def _prepare(self, request: GenerationRequest, max_tokens: int) -> tuple[list[int], int]:
         if self._model is None:
             raise TierUnavailable(f"{self.provider}: {self._problem}", code="model_not_loaded")
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
         with self._translate():
-            text = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            prompt_ids = self._tokenizer.encode(text, add_special_tokens=False)
-        room = self.context_length - len(prompt_ids)
-        if room <= 0:
-            raise ContextTooLong(
-                f"{self.provider}: the prompt is {len(prompt_ids)} tokens; the context holds {self.context_length}")
-        return prompt_ids, min(max_tokens, room)
+            prompt_ids = chat_prompt_ids(self._tokenizer, request)
+        return prompt_ids, completion_room(prompt_ids, self.context_length, max_tokens, self.provider)
 
     def _run(self, prompt_ids: list[int], max_new: int, temperature: float, stop_strings: list[str],
              streamer: Any, stop: threading.Event | None) -> list[int]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.engine import Engine, EngineHealth, TokenCounters
+from models.local_prompt import chat_prompt_ids, completion_room
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import OVERLOADED
 from router.errors import (
@@ -134,12 +135,10 @@ class VllmEngine(Engine):
         """The engine's ``RequestOutput`` objects for one request; aborts it there if we stop early."""
         if self._engine is None or self._api is None:
             raise TierUnavailable(f"{self.provider}: {self._problem}", code="model_not_loaded")
-        prompt_ids = self._prompt_ids(request)
-        room = self.context_length - len(prompt_ids)
-        if room <= 0:
-            raise ContextTooLong(
-                f"{self.provider}: the prompt is {len(prompt_ids)} tokens; the context holds {self.context_length}")
-        params = self._sampling_params(request, min(max_tokens, room), temperature, kind)
+        with self._translate():
+            prompt_ids = chat_prompt_ids(self._tokenizer, request)
+        max_new = completion_room(prompt_ids, self.context_length, max_tokens, self.provider)
+        params = self._sampling_params(request, max_new, temperature, kind)
         # Unique per call: the same router request id may reach this engine twice (a retried stream).
         request_id = f"{request.request_id}-{uuid.uuid4().hex[:8]}"
         finished = False
@@ -154,13 +153,6 @@ class VllmEngine(Engine):
                 # Cancelled, closed early or failed: free the sequence's slot and KV cache in the engine.
                 await outputs.aclose()
                 await self._engine.abort(request_id)
-
-    def _prompt_ids(self, request: GenerationRequest) -> list[int]:
-        messages = [{"role": m.role, "content": m.content} for m in request.messages]
-        with self._translate():
-            text = self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            # The template already holds the model's special tokens; adding them again would double the BOS.
-            return list(self._tokenizer.encode(text, add_special_tokens=False))
 
     def _sampling_params(self, request: GenerationRequest, max_tokens: int, temperature: float, kind: str) -> Any:
         api = self._api
