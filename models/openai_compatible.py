@@ -7,8 +7,8 @@ timeout and pacing come from ``models.retry``, around each single attempt.
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
@@ -16,7 +16,13 @@ import httpx
 from models.engine import Engine, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import UNREACHABLE, Resilience, RetryPolicy
-from models.upstream_errors import error_for_status, retry_after_seconds
+from models.upstream_errors import (
+    error_for_status,
+    probe_health,
+    retry_after_seconds,
+    translated,
+    unrecognised_error,
+)
 from router.errors import RouterError, TierUnavailable, UpstreamError, UpstreamTimeout
 from router.generation import Generation, GenerationRequest, StreamDelta, Usage
 
@@ -137,32 +143,27 @@ class OpenAICompatibleEngine(Engine):
         )
 
     async def health(self) -> EngineHealth:
-        try:
-            with self._translate():
-                response = await self._client.get("/models", timeout=2.0)
-                _raise_for_status(response, self.provider)
-        except RouterError as exc:
-            return EngineHealth(False, exc.message)
-        return EngineHealth(True)
+        return await probe_health(self._probe, self._error)
+
+    async def _probe(self) -> None:
+        _raise_for_status(await self._client.get("/models", timeout=2.0), self.provider)
 
     async def close(self) -> None:
         await self._client.aclose()
 
-    @contextmanager
-    def _translate(self) -> Iterator[None]:
+    def _translate(self) -> AbstractContextManager[None]:
         """The single point where httpx errors become router errors."""
-        try:
-            yield
-        except RouterError:
-            raise
-        except httpx.TimeoutException as exc:
-            raise UpstreamTimeout(f"{self.provider}: no answer from {self.base_url} in time ({type(exc).__name__})") from exc
-        except httpx.TransportError as exc:
-            raise TierUnavailable(
-                f"{self.provider}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})", code=UNREACHABLE
-            ) from exc
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"{self.provider}: HTTP error talking to {self.base_url}: {exc}") from exc
+        return translated(self._error)
+
+    def _error(self, exc: Exception) -> RouterError:
+        if isinstance(exc, httpx.TimeoutException):
+            return UpstreamTimeout(f"{self.provider}: no answer from {self.base_url} in time ({type(exc).__name__})")
+        if isinstance(exc, httpx.TransportError):
+            return TierUnavailable(f"{self.provider}: cannot reach {self.base_url} ({type(exc).__name__}: {exc})",
+                                   code=UNREACHABLE)
+        if isinstance(exc, httpx.HTTPError):
+            return UpstreamError(f"{self.provider}: HTTP error talking to {self.base_url}: {exc}")
+        return unrecognised_error(exc, provider=self.provider, where=self.base_url)
 
 
 def json_schema_format(schema: dict[str, Any]) -> dict[str, Any]:

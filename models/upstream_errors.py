@@ -10,11 +10,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from models.engine import EngineHealth
-
+from models.engine import EngineHealth
 from models.retry import OVERLOADED, SERVER_ERROR
 from router.errors import (
     AuthenticationFailed,
@@ -102,10 +99,8 @@ def translated(translate: Callable[[Exception], RouterError]) -> Iterator[None]:
 
 
 async def probe_health(probe: Callable[[], Awaitable[object]],
-                       translate: Callable[[Exception], RouterError]) -> "EngineHealth":
+                       translate: Callable[[Exception], RouterError]) -> EngineHealth:
     """Healthy when a cheap call (listing models) succeeds; the translated reason when it does not."""
-    from models.engine import EngineHealth
-
     try:
         with translated(translate):
             await probe()
