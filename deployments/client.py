@@ -19,7 +19,7 @@ from typing import Any
 
 from ray import serve
 
-from deployments.handles import call, stream
+from deployments.handles import call, router_errors, stream
 
 DEFAULT_APP = "tiered-router"
 
@@ -57,23 +57,14 @@ class RouterClient:
             yield chunk
 
     def generate_sync(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return _unwrap(lambda: self._handle.generate.remote(_body(messages_or_body, extra), self._headers).result())
+        with router_errors(self.app_name):
+            return self._handle.generate.remote(_body(messages_or_body, extra), self._headers).result()
 
     def route_sync(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any) -> dict[str, Any]:
-        return _unwrap(lambda: self._handle.route.remote(_body(messages_or_body, extra), self._headers).result())
+        with router_errors(self.app_name):
+            return self._handle.route.remote(_body(messages_or_body, extra), self._headers).result()
 
-    def stream_sync(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any):
+    def stream_sync(self, messages_or_body: list[dict[str, Any]] | dict[str, Any], **extra: Any) -> list[dict[str, Any]]:
         body = _body(messages_or_body, {**extra, "stream": True})
-        generator = self._handle.options(stream=True).generate_stream.remote(body, self._headers)
-        return _unwrap(lambda: list(generator))
-
-
-def _unwrap(thunk: Any) -> Any:
-    from ray.exceptions import RayActorError, RayTaskError
-
-    from deployments.handles import _translate
-
-    try:
-        return thunk()
-    except (RayTaskError, RayActorError) as exc:
-        raise _translate(exc, "the router") from None
+        with router_errors(self.app_name):
+            return list(self._handle.options(stream=True).generate_stream.remote(body, self._headers))

@@ -2,7 +2,8 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ray.exceptions import RayActorError, RayTaskError
@@ -40,9 +41,11 @@ def _translate(exc: BaseException, what: str) -> BaseException:
     return exc
 
 
-async def call(awaitable: Awaitable[T], what: str) -> T:
+@contextmanager
+def router_errors(what: str) -> Iterator[None]:
+    """Around any handle call, sync or async: Ray's and Serve's failures leave as our own errors."""
     try:
-        return await awaitable
+        yield
     except RequestCancelledError:
         # Serve reports our own cancellation (a timeout in wait_for) this way; give asyncio its own signal back.
         raise asyncio.CancelledError from None
@@ -50,14 +53,15 @@ async def call(awaitable: Awaitable[T], what: str) -> T:
         raise _translate(exc, what) from None
 
 
+async def call(awaitable: Awaitable[T], what: str) -> T:
+    with router_errors(what):
+        return await awaitable
+
+
 async def stream(generator: Any, what: str) -> AsyncIterator[Any]:
-    try:
+    with router_errors(what):
         async for item in generator:
             yield item
-    except RequestCancelledError:
-        raise asyncio.CancelledError from None
-    except (RayTaskError, RayActorError, BackPressureError) as exc:
-        raise _translate(exc, what) from None
 
 
 class StatusCache:
