@@ -18,6 +18,7 @@ import math
 import re
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 
 HASH_DIM = 4096
 # Only the head and tail of a very long prompt are hashed: enough to see what is asked,
@@ -113,6 +114,27 @@ class PromptView:
     tokens: list[str]
     bigrams: list[str]
 
+    # Counts that both the dense cues and ``math_signal`` read: computed once per prompt.
+    @cached_property
+    def latex(self) -> int:
+        return len(_LATEX.findall(self.scan))
+
+    @cached_property
+    def math_words(self) -> int:
+        return _count(_MATH_WORDS, self.tokens, self.bigrams)
+
+    @cached_property
+    def math_symbols(self) -> int:
+        return len(_MATH_SYMBOLS.findall(self.scan))
+
+    @cached_property
+    def single_letter_vars(self) -> int:
+        return len(_SINGLE_LETTER_VAR.findall(self.scan))
+
+    @cached_property
+    def code_ask(self) -> bool:
+        return _code_ask(self.tokens)
+
 
 def _view(full: str, question: str, demos: int) -> PromptView:
     if len(question) > HASH_HEAD_CHARS + HASH_TAIL_CHARS:
@@ -174,12 +196,12 @@ def dense_features(view: PromptView) -> list[float]:
         _log_count(len(_ENUM_LINE.findall(scan))),
         1.0 if "```" in full else 0.0,
         _log_count(sum(scan.count(mark) for mark in _CODE_MARKS)),
-        1.0 if _code_ask(tokens) else 0.0,
+        1.0 if view.code_ask else 0.0,
         _log_count(_count(_CODE_WORDS, tokens, bigrams)),
-        _log_count(len(_LATEX.findall(scan))),
-        _log_count(_count(_MATH_WORDS, tokens, bigrams)),
-        len(_MATH_SYMBOLS.findall(scan)) / (n_scan + 20.0),
-        _log_count(len(_SINGLE_LETTER_VAR.findall(scan))),
+        _log_count(view.latex),
+        _log_count(view.math_words),
+        view.math_symbols / (n_scan + 20.0),
+        _log_count(view.single_letter_vars),
         _log_count(_count(_REASONING, tokens, bigrams)),
         _log_count(_multi_doc(full)),
         _log_count(_count(_SYNTHESIS, tokens, bigrams)),
@@ -222,15 +244,12 @@ def math_signal(view: PromptView) -> tuple[bool, float]:
     more variables are harder problems (MATH-500's level rises with each of them). Returns a value
     in log-odds units, centred so a short one-line sum scores about zero.
     """
-    q, tokens = view.scan, view.tokens
-    latex = len(_LATEX.findall(q))
-    spans = len(_DOLLAR_SPANS.findall(q))
-    words = _count(_MATH_WORDS, tokens, view.bigrams)
-    symbols = len(_MATH_SYMBOLS.findall(q))
+    spans = len(_DOLLAR_SPANS.findall(view.scan))
+    latex, words, symbols = view.latex, view.math_words, view.math_symbols
     is_math = spans >= 1 or latex >= 3 or words >= 2 or (words >= 1 and symbols >= 2)
-    if not is_math or _code_ask(tokens):
+    if not is_math or view.code_ask:
         return False, 0.0
-    variables = len(_SINGLE_LETTER_VAR.findall(q))
+    variables = view.single_letter_vars
     difficulty = (
         0.8 * (math.log1p(len(view.question)) - math.log1p(120))
         + 0.25 * (math.log1p(spans) - math.log1p(2))
