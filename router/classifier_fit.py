@@ -21,12 +21,8 @@ from router.eval_data import STRONG_MODEL, WEAK_MODEL, RoutingRecord
 from router.features import (
     DENSE_NAMES,
     HASH_DIM,
-    dense_features,
-    hashed_features,
-    math_signal,
-    split_few_shot,
 )
-from router.learned_classifier import ClassifierParams, Head, hand_offset
+from router.learned_classifier import ClassifierParams, Head, encode
 
 DENSE_PENALTY = 1e-2
 HASHED_PENALTY = 1e-1
@@ -52,14 +48,12 @@ def design(prompts: Sequence[str]) -> Design:
     cols: list[int] = []
     vals: list[float] = []
     for i, prompt in enumerate(prompts):
-        view = split_few_shot(prompt)
-        cues = dense_features(view)
+        cues, hashed, _, offset[i] = encode(prompt)
         dense[i] = cues
-        for index, value in sorted(hashed_features(view).items()):
+        for index, value in sorted(hashed.items()):
             rows.append(i)
             cols.append(index)
             vals.append(value)
-        offset[i] = hand_offset(cues, *math_signal(view))
     return Design(dense, np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(vals), offset)
 
 

@@ -29,7 +29,6 @@ import json
 import math
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -39,7 +38,6 @@ from router.config import Thresholds
 from router.features import (
     DENSE_NAMES,
     HASH_DIM,
-    PromptView,
     dense_features,
     hashed_features,
     math_signal,
@@ -104,8 +102,13 @@ def shipped_params() -> ClassifierParams:
     return ClassifierParams.from_json(text)
 
 
-def load_params(path: str | Path | None = None) -> ClassifierParams:
-    return shipped_params() if path is None else ClassifierParams.from_json(Path(path).read_text(encoding="utf-8"))
+def encode(text: str) -> tuple[list[float], dict[int, float], bool, float]:
+    """What both heads read from a prompt: the dense cues, the hashed n-grams, whether it is
+    mathematics, and the hand-set log-odds offset. Fitting and serving both go through here."""
+    view = split_few_shot(text)
+    dense = dense_features(view)
+    is_math, difficulty = math_signal(view)
+    return dense, hashed_features(view), is_math, hand_offset(dense, is_math, difficulty)
 
 
 class _LinearHead:
@@ -168,26 +171,21 @@ class LearnedClassifier(Classifier):
         params = params or shipped_params()
         if params.hash_dim != HASH_DIM or tuple(params.dense_names) != DENSE_NAMES:
             raise ValueError("classifier parameters were fitted for different features; rerun scripts/fit_classifier.py")
-        self.params = params
         self.thresholds = thresholds or Thresholds()
         self.tier3_complexity = tier3_complexity
         self._fail = _LinearHead(params.fail, params.dense_mean, params.dense_scale)
         self._gain = _LinearHead(params.gain, params.dense_mean, params.dense_scale)
 
-    def probabilities(self, text: str) -> tuple[float, float, PromptView, list[float], bool]:
+    def probabilities(self, text: str) -> tuple[float, float, list[float], bool]:
         """(p_fail, p_gain) and the intermediate values ``classify`` reuses."""
-        view = split_few_shot(text)
-        dense = dense_features(view)
-        hashed = hashed_features(view)
-        is_math, difficulty = math_signal(view)
-        offset = hand_offset(dense, is_math, difficulty)
+        dense, hashed, is_math, offset = encode(text)
         p_fail = _sigmoid(self._fail.logit(dense, hashed) + offset)
         # The strong model can only recover a failure: p_gain <= p_fail by construction.
         p_gain = min(_sigmoid(self._gain.logit(dense, hashed) + offset), p_fail)
-        return p_fail, p_gain, view, dense, is_math
+        return p_fail, p_gain, dense, is_math
 
     def classify(self, text: str) -> Classification:
-        p_fail, p_gain, _, dense, is_math = self.probabilities(text)
+        p_fail, p_gain, dense, is_math = self.probabilities(text)
         complexity, confidence = p_fail, 1.0 - p_fail
         t = self.thresholds
         if confidence >= t.confidence and complexity <= t.complexity:

@@ -35,7 +35,6 @@ from router.evaluation import (
     three_way_random,
 )
 from router.learned_classifier import (
-    ClassifierParams,
     LearnedClassifier,
     shipped_params,
 )
@@ -76,20 +75,19 @@ def fold_ids(n: int, folds: int, seed: int = 0) -> np.ndarray:
 
 
 def classify_records(
-    records: Sequence[RoutingRecord], config: RouterConfig, *, folds: int | None, params: ClassifierParams | None = None,
-    seed: int = 0, progress: Progress | None = None,
+    records: Sequence[RoutingRecord], config: RouterConfig, *, folds: int | None, progress: Progress | None = None,
 ) -> tuple[list[Classification], np.ndarray | None]:
-    """Classifications of every record: from ``params`` (default: shipped) or, with ``folds``, each
-    fold's rows by a classifier fitted on the other folds."""
+    """Classifications of every record: by the shipped classifier or, with ``folds``, each fold's
+    rows by a classifier fitted on the other folds."""
     out: list[Classification | None] = [None] * len(records)
     if folds is None:
-        classifier = LearnedClassifier(params or shipped_params(), config.thresholds)
+        classifier = LearnedClassifier(shipped_params(), config.thresholds)
         for i, record in enumerate(records):
             out[i] = classifier.classify(record.prompt)
             if progress:
                 progress(1)
         return out, None  # type: ignore[return-value]
-    ids = fold_ids(len(records), folds, seed)
+    ids = fold_ids(len(records), folds)
     for fold in range(folds):
         train = [r for r, f in zip(records, ids) if f != fold]
         classifier = LearnedClassifier(fit(train), config.thresholds)
