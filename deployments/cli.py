@@ -131,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     config = load_serve_config(path, host=args.host, port=args.port)
     host, port = config.http_options.host, config.http_options.port
     print(f"tiered-router: cluster has {'a GPU' if has_gpu else 'no GPU'}; deploying {path}", flush=True)
+    router_app = _router_app(config)
     if _local_profile(config):
         print("tiered-router: local profile (access.auth: none): no authentication, every request runs as "
               "workspace 'local'", flush=True)
@@ -157,7 +158,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             serve.shutdown()
             ray.shutdown()
             return 1
-        router_app = _router_app(config)
         if router_app is not None and router_app.route_prefix is not None:
             report = wait_models_loaded(base_url + router_app.route_prefix.rstrip("/") + "/healthz")
             for line in describe_tiers(report):
@@ -174,17 +174,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ingress(app: Any) -> Any | None:
+    from deployments.app import INGRESS_NAME
+
+    return next((d for d in app.deployments if d.name == INGRESS_NAME), None)
+
+
 def _router_app(config: Any) -> Any | None:
-    """The application whose ingress is the router (the one with a ``RouterIngress`` deployment)."""
-    return next((app for app in config.applications if any(d.name == "RouterIngress" for d in app.deployments)),
-                None)
+    """The application whose ingress is the router."""
+    return next((app for app in config.applications if _ingress(app) is not None), None)
 
 
 def _local_profile(config: Any) -> bool:
     from router.config import parse_config
 
-    app = _router_app(config)
-    ingress = next((d for d in app.deployments if d.name == "RouterIngress"), None) if app else None
+    router_app = _router_app(config)
+    ingress = _ingress(router_app) if router_app is not None else None
     if ingress is None or not isinstance(ingress.user_config, dict):
         return False
     return parse_config(ingress.user_config).access.auth == "none"
