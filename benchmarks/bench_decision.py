@@ -8,9 +8,7 @@ and the provider choice: ``Dispatcher.route(..., use_models=False)``. Prompts ar
 """
 
 import argparse
-import ast
 import asyncio
-import csv
 import os
 import statistics
 import time
@@ -19,17 +17,14 @@ from pathlib import Path
 from router.api import ChatCompletionRequest
 from router.classification import load_classifier
 from router.config import RouterConfig
+from router.eval_data import read_routerbench
 from router.offline import offline_dispatcher
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "routerbench" / "train.csv"
 
 
 def prompts(limit: int) -> list[str]:
-    csv.field_size_limit(10_000_000)
-    with DATA.open() as handle:
-        rows = list(csv.DictReader(handle))
-    texts = [ast.literal_eval(row["prompt"])[0] for row in rows[:limit]]
-    return [t[-9000:] for t in texts]  # under the 10,000-character screen
+    return [r.prompt[-9000:] for r in read_routerbench(DATA)[:limit]]  # under the 10,000-character screen
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -44,7 +39,7 @@ async def measure(n: int, seconds: float) -> None:
     requests = [ChatCompletionRequest.model_validate({"messages": [{"role": "user", "content": t}]}) for t in texts]
     for request in requests[:50]:  # warm caches and imports
         await dispatcher.route(request, "warm", use_models=False)
-    timings, classifier_timings = [], []
+    timings = []
     deadline = time.perf_counter() + seconds
     for i in range(n):
         if time.perf_counter() > deadline:
@@ -53,16 +48,10 @@ async def measure(n: int, seconds: float) -> None:
         started = time.perf_counter()
         await dispatcher.route(request, f"r{i}", use_models=False)
         timings.append((time.perf_counter() - started) * 1000)
-        if classifier is not None:
-            started = time.perf_counter()
-            classifier.classify(texts[i % len(texts)])
-            classifier_timings.append((time.perf_counter() - started) * 1000)
     print(f"classifier: {'learned' if classifier else 'none installed'}; decisions measured: {len(timings)}")
     print(f"decision (screen + tier 0 + classifier + score + provider) ms: p50 {statistics.median(timings):.3f}  "
           f"p99 {percentile(timings, 0.99):.3f}  mean {statistics.fmean(timings):.3f}")
-    if classifier_timings:
-        print(f"learned classifier alone ms: p50 {statistics.median(classifier_timings):.3f}  "
-              f"p99 {percentile(classifier_timings, 0.99):.3f}")
+    print("(the learned classifier alone: benchmarks/bench_classifier_speed.py)")
 
 
 def main() -> None:
