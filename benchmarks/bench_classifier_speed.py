@@ -16,10 +16,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from router.config import ScoreWeights  # noqa: E402
-from router.eval_data import read_levelled, read_routerbench  # noqa: E402
-from router.learned_classifier import LearnedClassifier  # noqa: E402
-from router.scoring import routing_score  # noqa: E402
+from router.core.config import ScoreWeights  # noqa: E402
+from router.evaluation.data import read_levelled, read_routerbench  # noqa: E402
+from router.decision.learned_classifier import LearnedClassifier  # noqa: E402
+from router.decision.scoring import routing_score  # noqa: E402
 
 
 def prompts(data_dir: Path) -> list[str]:

@@ -14,11 +14,11 @@ import statistics
 import time
 from pathlib import Path
 
-from router.api import ChatCompletionRequest
-from router.classification import load_classifier
-from router.config import RouterConfig
-from router.eval_data import read_routerbench
-from router.offline import offline_dispatcher
+from router.core.api import ChatCompletionRequest
+from router.decision.classification import load_classifier
+from router.core.config import RouterConfig
+from router.evaluation.data import read_routerbench
+from router.evaluation.offline import offline_dispatcher
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "eval" / "routerbench" / "train.csv"
 

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from models.tiny import TINY_MODEL_NAME, build_tiny_checkpoint  # noqa: E402
-from router.generation import GenerationRequest, Message  # noqa: E402
+from router.core.generation import GenerationRequest, Message  # noqa: E402
 
 REQUEST = GenerationRequest(request_id="bench", messages=[
     Message(role="system", content="You are terse."), Message(role="user", content="Summarise Ray Serve.")])
@@ -124,7 +124,7 @@ REPLICA_SCRIPT = """
 import asyncio, json, resource, sys
 sys.path.insert(0, {root!r})
 from deployments.model_tier import ModelTierServer
-from router.generation import GenerationRequest, Message
+from router.core.generation import GenerationRequest, Message
 from tests.configs import router_config
 
 async def main():

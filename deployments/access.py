@@ -9,13 +9,13 @@ import logging
 import os
 from typing import Any
 
-from router.admin import Administration, check_admin_key
-from router.api import RoutingDecision
-from router.config import AccessConfig
-from router.errors import RouterError
-from router.escalations import EscalationLog
-from router.storage import Database, database_url
-from router.workspaces import KeyHasher, Workspace, WorkspaceStore
+from router.admin.administration import Administration, check_admin_key
+from router.core.api import RoutingDecision
+from router.core.config import AccessConfig
+from router.core.errors import RouterError
+from router.storage.escalations import EscalationLog
+from router.storage.database import Database, database_url
+from router.storage.workspaces import KeyHasher, Workspace, WorkspaceStore
 
 log = logging.getLogger("ray.serve")
 

@@ -16,7 +16,7 @@ from ray.serve import Application
 from deployments.frontier import FrontierPoolServer
 from deployments.ingress import RouterIngress
 from deployments.model_tier import ModelTierServer
-from router.config import RouterConfig, load_config, parse_config
+from router.core.config import RouterConfig, load_config, parse_config
 
 APP_NAME = "tiered-router"
 INGRESS_NAME = "RouterIngress"

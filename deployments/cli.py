@@ -3,7 +3,7 @@
 ``tiered-router serve [--config FILE] [--port N] [--host H]`` starts a local Ray (or joins
 ``--address``), deploys ``serve_config.yaml`` when the cluster has a GPU and
 ``serve_config.local.yaml`` when it has none, prints the base URL, and shuts down on Ctrl-C.
-``tiered-router workspace ...`` administers workspaces, keys and budgets (router/workspace_cli.py).
+``tiered-router workspace ...`` administers workspaces, keys and budgets (router/admin/workspace_cli.py).
 ``tiered-router serve --demo`` builds the tiny random-weight checkpoint (``models/tiny.py``) and deploys
 ``serve_config.demo.yaml`` on it: the whole chain, offline, with every answer marked as the demo model's.
 """
@@ -25,8 +25,8 @@ from deployments.serve_startup import (
     wait_routable,
     wait_running,
 )
-from router.eval_cli import add_eval_command
-from router.workspace_cli import add_workspace_commands
+from router.evaluation.cli import add_eval_command
+from router.admin.workspace_cli import add_workspace_commands
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONFIG = "serve_config.yaml"
@@ -57,8 +57,8 @@ def load_serve_config(path: Path, *, host: str | None, port: int | None) -> Any:
     """Validate the serve config with Ray's own schema and the router config inside it."""
     from ray.serve.schema import ServeDeploySchema
 
-    from router.config import parse_config
-    from router.errors import RouterError
+    from router.core.config import parse_config
+    from router.core.errors import RouterError
 
     try:
         raw = yaml.safe_load(path.read_text())
@@ -186,7 +186,7 @@ def _router_app(config: Any) -> Any | None:
 
 
 def _local_profile(config: Any) -> bool:
-    from router.config import parse_config
+    from router.core.config import parse_config
 
     router_app = _router_app(config)
     ingress = _ingress(router_app) if router_app is not None else None
@@ -196,10 +196,10 @@ def _local_profile(config: Any) -> bool:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from router.classification import load_classifier
-    from router.config import RouterConfig, load_config
-    from router.errors import RouterError
-    from router.offline import offline_dispatcher, route_file
+    from router.decision.classification import load_classifier
+    from router.core.config import RouterConfig, load_config
+    from router.core.errors import RouterError
+    from router.evaluation.offline import offline_dispatcher, route_file
 
     try:
         config = load_config(args.config) if args.config else RouterConfig()

@@ -10,7 +10,7 @@
     async for chunk in router.stream([{"role": "user", "content": "count to 3"}]): ...
 
 Calls take the same body as POST /v1/chat/completions (or just the messages) and raise the same
-``router.errors`` types that HTTP callers receive as status codes: ``RoutingFailure`` (503),
+``router.core.errors`` types that HTTP callers receive as status codes: ``RoutingFailure`` (503),
 ``PromptRejected`` (400), ``BudgetExceeded`` (402), ...
 """
 

@@ -13,7 +13,7 @@ import time
 
 from deployments.health_cache import HealthCache
 from models.engine import Engine, EngineHealth
-from router.errors import RouterError, TierUnavailable
+from router.core.errors import RouterError, TierUnavailable
 
 log = logging.getLogger("ray.serve")
 

@@ -18,16 +18,16 @@ from deployments.engine_slot import EngineSlot
 from deployments.handle_engine import HandleEngine
 from models.engine import Engine
 from models.factory import build_engine
-from router.config import ProviderConfig, RouterConfig, TierSettings, parse_config
-from router.dispatcher import TierStatus
-from router.errors import ESCALATABLE_ERRORS, RouterError, TierUnavailable
-from router.frontier_ledger import Admitted, FrontierLedger, Refusal
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
-from router.gpu import query_gpus, under_memory_pressure
-from router.keys import ProviderCredential, ProviderKeyStore, load_cipher
-from router.providers import strategy_for
-from router.storage import Database, database_url
-from router.workspaces import Workspace, WorkspaceStore
+from router.core.config import ProviderConfig, RouterConfig, TierSettings, parse_config
+from router.core.tiers import TierStatus
+from router.core.errors import ESCALATABLE_ERRORS, RouterError, TierUnavailable
+from router.frontier.ledger import Admitted, FrontierLedger, Refusal
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
+from deployments.gpu import query_gpus, under_memory_pressure
+from router.frontier.keys import ProviderCredential, ProviderKeyStore, load_cipher
+from router.frontier.providers import strategy_for
+from router.storage.database import Database, database_url
+from router.storage.workspaces import Workspace, WorkspaceStore
 
 log = logging.getLogger("ray.serve")
 

@@ -16,8 +16,8 @@ from ray.serve.handle import DeploymentHandle
 
 from deployments.handles import call, stream
 from models.engine import Engine, EngineHealth
-from router.errors import TierUnavailable
-from router.generation import Generation, GenerationRequest, StreamDelta
+from router.core.errors import TierUnavailable
+from router.core.generation import Generation, GenerationRequest, StreamDelta
 
 _RESOURCE_TTL_S = 0.5
 _STATUS_TIMEOUT_S = 2.0

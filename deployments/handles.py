@@ -10,16 +10,16 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError, RequestCancelledError
 from ray.serve.handle import DeploymentHandle
 
-from router.config import CallAction
-from router.dispatcher import TierEndpoint, TierStatus
-from router.errors import (
+from router.core.config import CallAction
+from router.core.tiers import TierEndpoint, TierStatus
+from router.core.errors import (
     RouterError,
     TierSaturated,
     TierUnavailable,
     UpstreamError,
     UpstreamTimeout,
 )
-from router.generation import Generation, GenerationRequest, StreamDelta
+from router.core.generation import Generation, GenerationRequest, StreamDelta
 
 T = TypeVar("T")
 

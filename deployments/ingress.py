@@ -3,7 +3,7 @@
 HTTP: POST /v1/chat/completions, POST /v1/route, GET /v1/models, GET /healthz, and the admin API
 under /admin (guarded by $TIERED_ROUTER_ADMIN_KEY).
 Handle (``serve.get_app_handle("tiered-router")``): ``generate``, ``generate_stream``, ``route``,
-``models``, ``health``, each taking and returning plain dicts; failures raise ``router.errors`` types.
+``models``, ``health``, each taking and returning plain dicts; failures raise ``router.core.errors`` types.
 
 Note: no ``from __future__ import annotations`` here; it breaks FastAPI parsing under Serve.
 """
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deployments.access import AccessLayer
 from deployments.handles import call_serve_target, tier_endpoint
-from router.api import (
+from router.core.api import (
     ChatCompletionRequest,
     RoutingDecision,
     chunk_body,
@@ -31,13 +31,14 @@ from router.api import (
     header_value,
     request_id_for,
 )
-from router.classification import load_classifier
-from router.command_http import post_command
-from router.commands import CommandExecutor
-from router.config import RouterConfig, describe_validation_error, parse_config
-from router.dispatcher import Completion, Dispatcher, TierEndpoint, TierStatus
-from router.errors import InvalidRequest, NotFound, PayloadTooLarge, RouterError
-from router.policy import MODEL_TIER_BOUNDS
+from router.decision.classification import load_classifier
+from deployments.command_http import post_command
+from router.decision.commands import CommandExecutor
+from router.core.config import RouterConfig, describe_validation_error, parse_config
+from router.decision.dispatcher import Completion, Dispatcher
+from router.core.tiers import TierEndpoint, TierStatus
+from router.core.errors import InvalidRequest, NotFound, PayloadTooLarge, RouterError
+from router.decision.policy import MODEL_TIER_BOUNDS
 
 log = logging.getLogger("ray.serve")
 

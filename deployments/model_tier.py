@@ -14,16 +14,16 @@ from typing import Any
 
 from deployments.engine_slot import EngineSlot
 from models.factory import build_engine
-from router.config import (
+from router.core.config import (
     ModelTierConfig,
     ProviderConfig,
     RouterConfig,
     TierSettings,
     parse_config,
 )
-from router.dispatcher import TierStatus
-from router.errors import RouterError, TierUnavailable
-from router.generation import Generation, GenerationRequest, StreamDelta
+from router.core.tiers import TierStatus
+from router.core.errors import RouterError, TierUnavailable
+from router.core.generation import Generation, GenerationRequest, StreamDelta
 
 log = logging.getLogger("ray.serve")
 

@@ -12,7 +12,7 @@
   usage and stop reason from the final message.
 - The SDK's own retries are off: ``models.retry`` retries (honouring ``Retry-After``) and counts.
 
-SDK exceptions become ``router.errors`` at one point: ``translate_anthropic_error``.
+SDK exceptions become ``router.core.errors`` at one point: ``translate_anthropic_error``.
 """
 
 from collections.abc import AsyncIterator
@@ -27,14 +27,14 @@ from models.upstream_errors import (
     retry_after_seconds,
     unrecognised_error,
 )
-from router.errors import (
+from router.core.errors import (
     AuthenticationFailed,
     RouterError,
     TierUnavailable,
     UpstreamError,
     UpstreamTimeout,
 )
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 _EPHEMERAL = {"type": "ephemeral"}
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length", "tool_use": "tool_calls",

@@ -16,8 +16,10 @@ An ``Engine`` talks to one model. It knows nothing of tiers or routing.
 - ``health()`` returns ``EngineHealth``; it never raises.
 - ``close()`` releases connections and model memory.
 - ``counters`` holds the running totals of calls and tokens since the engine was built.
+- ``from_config(config, build)`` builds one from its tier or provider config; ``models.factory`` calls
+  it after the checks every kind shares (packages present, endpoint set, API key found).
 
-``start``, ``generate`` and ``stream`` raise only ``router.errors`` types, translated at one point per
+``start``, ``generate`` and ``stream`` raise only ``router.core.errors`` types, translated at one point per
 backend: ``RateLimited`` (with ``retry_after``), ``UpstreamTimeout``, ``AuthenticationFailed``,
 ``UpstreamRejected`` (the model refused our request), ``ContextTooLong``, ``TierUnavailable``
 (cannot reach or load the model) and ``UpstreamError`` (anything else that went wrong upstream).
@@ -26,14 +28,30 @@ backend: ``RateLimited`` (with ``retry_after``), ``UpstreamTimeout``, ``Authenti
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
+from typing import Any, Self
 
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 
 @dataclass(frozen=True)
 class EngineHealth:
     available: bool
     reason: str = ""
+
+
+@dataclass(frozen=True)
+class EngineBuild:
+    """What the factory settled for an engine it builds, beside the config itself."""
+
+    provider: str
+    timeout_s: float
+    context_length: int
+    api_key: str | None = None
+    concurrency: int | None = None  # the tier's concurrency (providers have none of their own)
+
+    def retry(self, config: Any) -> dict[str, Any]:
+        """The retry settings of the HTTP and SDK engines."""
+        return {"timeout_s": self.timeout_s, "max_retries": config.max_retries, "min_interval_s": config.min_interval_s}
 
 
 @dataclass
@@ -63,6 +81,12 @@ class Engine(ABC):
     provider: str
     model: str
     counters: TokenCounters
+
+    @classmethod
+    def from_config(cls, config: Any, build: EngineBuild) -> Self:
+        """Build from a ``ModelTierConfig`` or ``ProviderConfig``; every kind in ``models.kinds`` overrides it
+        (an engine built otherwise, such as a deployment handle's, need not)."""
+        raise TypeError(f"{cls.__name__} is not built from a config")
 
     async def start(self) -> None:
         return None

@@ -1,19 +1,20 @@
-"""Builds the engine a tier or provider config names.
+"""Builds the engine a tier or provider config names, from the engine-kind table (``models.kinds``).
 
 Building never loads a model: engines that hold weights (vllm, transformers) load them in ``start()``,
 which the deployment runs in the background. ``engine: auto`` means a local model: vLLM where CUDA and
-vLLM are both present, transformers otherwise.
+vLLM are both present, transformers otherwise. The checks every kind shares (its packages are installed,
+its endpoint is set, its API key is found) happen here, once; the engine's ``from_config`` does the rest.
 """
 
+import importlib
 import importlib.util
 import os
 from collections.abc import Mapping
 
-from models.engine import Engine
-from router.config import EngineKind, ModelTierConfig, ProviderConfig
-from router.errors import TierUnavailable
-
-_DEFAULT_KEY_ENV = {EngineKind.anthropic: "ANTHROPIC_API_KEY", EngineKind.openai: "OPENAI_API_KEY"}
+from models.engine import Engine, EngineBuild
+from models.kinds import ENGINE_KINDS, EngineKind, EngineKindSpec
+from router.core.config import ModelTierConfig, ProviderConfig
+from router.core.errors import TierUnavailable
 
 
 def cuda_available() -> bool:
@@ -33,6 +34,13 @@ def resolve_kind(kind: EngineKind) -> EngineKind:
     return EngineKind.transformers
 
 
+def engine_class(spec: EngineKindSpec) -> type[Engine]:
+    module, _, name = spec.engine.partition(":")
+    cls = getattr(importlib.import_module(module), name)
+    assert issubclass(cls, Engine), f"{spec.engine} is not an Engine"
+    return cls
+
+
 def build_engine(
     config: ModelTierConfig | ProviderConfig, *, provider: str, config_path: str, timeout_s: float,
     environ: Mapping[str, str] | None = None, api_key: str | None = None,
@@ -43,71 +51,35 @@ def build_engine(
     """
     environ = os.environ if environ is None else environ
     kind = resolve_kind(config.engine)
-    retry = {"timeout_s": timeout_s, "max_retries": config.max_retries, "min_interval_s": config.min_interval_s}
-    context_length = config.context_length if isinstance(config, ModelTierConfig) else config.max_context
-
-    if kind == EngineKind.openai_compatible:
-        from models.openai_compatible import OpenAICompatibleEngine
-
-        if not config.base_url:
-            raise TierUnavailable(
-                f"no endpoint configured: set {config_path}.base_url to an OpenAI-compatible server "
-                f"(for example Ollama at http://127.0.0.1:11434/v1)",
-                code="not_configured",
-            )
-        return OpenAICompatibleEngine(base_url=config.base_url, model=config.model, provider=provider,
-                                      api_key=_api_key(config, kind, config_path, environ, required=False, override=api_key), **retry)
-
-    if kind in (EngineKind.anthropic, EngineKind.openai):
-        api_key = _api_key(config, kind, config_path, environ, required=True, override=api_key)
-        if kind == EngineKind.anthropic:
-            from models.anthropic_engine import AnthropicEngine
-
-            return AnthropicEngine(model=config.model, provider=provider, api_key=api_key, base_url=config.base_url,
-                                   **retry)
-        from models.openai_engine import OpenAIEngine
-
-        return OpenAIEngine(model=config.model, provider=provider, api_key=api_key, base_url=config.base_url, **retry)
-
-    if kind == EngineKind.vllm:
-        from models.vllm_engine import VllmEngine
-
-        if importlib.util.find_spec("vllm") is None:
-            raise TierUnavailable(
-                f"{config_path}.engine is vllm, but vLLM is not installed here: install the 'gpu' extra on a CUDA "
-                f"machine, or use engine: transformers (CPU) or auto", code="engine_unavailable")
-        concurrency = getattr(config, "concurrency", None)
-        return VllmEngine(
-            model=config.model, provider=provider, model_path=config.model_path, context_length=context_length,
-            gpu_memory_utilization=config.gpu_memory_utilization, max_num_seqs=config.max_num_seqs or concurrency,
-            enable_prefix_caching=config.enable_prefix_caching, tensor_parallel_size=config.tensor_parallel_size,
-            quantization=config.quantization,
-        )
-
-    if kind == EngineKind.transformers:
-        from models.transformers_engine import TransformersEngine
-
-        missing = [name for name in ("torch", "transformers") if importlib.util.find_spec(name) is None]
-        if missing:
-            raise TierUnavailable(
-                f"{config_path}.engine is {config.engine.value}, which runs on transformers, but "
-                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: install the 'cpu' "
-                f"extra (torch==2.13.0 first)", code="engine_unavailable")
-        return TransformersEngine(model=config.model, provider=provider, model_path=config.model_path,
-                                  device=config.device, context_length=context_length)
-
-    raise TierUnavailable(f"{config_path}.engine {config.engine.value!r} is not known", code="engine_unavailable")
+    spec = ENGINE_KINDS[kind.value]
+    missing = [name for name in spec.packages if importlib.util.find_spec(name) is None]
+    if missing:
+        runs_on = "" if kind == config.engine else f", which runs on {kind.value}"
+        raise TierUnavailable(
+            f"{config_path}.engine is {config.engine.value}{runs_on}, but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not installed here: {spec.install_hint}",
+            code="engine_unavailable")
+    if spec.endpoint_hint and not config.base_url:
+        raise TierUnavailable(f"no endpoint configured: set {config_path}.base_url to {spec.endpoint_hint}",
+                              code="not_configured")
+    build = EngineBuild(
+        provider=provider, timeout_s=timeout_s,
+        context_length=config.context_length if isinstance(config, ModelTierConfig) else config.max_context,
+        api_key=_api_key(config, spec, config_path, environ, override=api_key),
+        concurrency=getattr(config, "concurrency", None),
+    )
+    return engine_class(spec).from_config(config, build)
 
 
-def _api_key(config: ModelTierConfig | ProviderConfig, kind: EngineKind, config_path: str,
-             environ: Mapping[str, str], *, required: bool, override: str | None = None) -> str | None:
+def _api_key(config: ModelTierConfig | ProviderConfig, spec: EngineKindSpec, config_path: str,
+             environ: Mapping[str, str], *, override: str | None = None) -> str | None:
     if override is not None:
         return override
-    name = config.api_key_env or _DEFAULT_KEY_ENV.get(kind)
+    name = config.api_key_env or spec.key_env
     if name is None:
         return None
     key = environ.get(name)
-    if not key and (required or config.api_key_env):
+    if not key and (spec.key_required or config.api_key_env):
         raise TierUnavailable(
             f"{config_path}: the API key is read from {name}, which is not set in the environment"
             + ("" if config.api_key_env else f" (set {config_path}.api_key_env to read another variable)"),

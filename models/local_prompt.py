@@ -4,8 +4,8 @@ Shared by the engines that hold the tokenizer themselves (vLLM, transformers).""
 
 from typing import Any
 
-from router.errors import ContextTooLong
-from router.generation import GenerationRequest
+from router.core.errors import ContextTooLong
+from router.core.generation import GenerationRequest
 
 
 def chat_prompt_ids(tokenizer: Any, request: GenerationRequest) -> list[int]:

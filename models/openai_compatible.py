@@ -1,6 +1,6 @@
 """An OpenAI-compatible chat-completions server over HTTP (Ollama, a vLLM server, llama.cpp, the DGX Spark).
 
-httpx's errors and the server's error statuses are translated into ``router.errors`` in exactly
+httpx's errors and the server's error statuses are translated into ``router.core.errors`` in exactly
 one place, ``_translate``; every other function lets them pass through it. Retries, the per-call
 timeout and pacing come from ``models.retry``, around each single attempt.
 """
@@ -9,11 +9,11 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
-from models.engine import Engine, EngineHealth, TokenCounters
+from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import UNREACHABLE, Resilience, RetryPolicy
 from models.upstream_errors import (
@@ -23,11 +23,21 @@ from models.upstream_errors import (
     translated,
     unrecognised_error,
 )
-from router.errors import RouterError, TierUnavailable, UpstreamError, UpstreamTimeout
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.errors import (
+    RouterError,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 
 class OpenAICompatibleEngine(Engine):
+    @classmethod
+    def from_config(cls, config: Any, build: EngineBuild) -> Self:
+        return cls(base_url=config.base_url, model=config.model, provider=build.provider, api_key=build.api_key,
+                   **build.retry(config))
+
     def __init__(
         self,
         *,

@@ -7,7 +7,7 @@
 - Streaming asks for ``stream_options.include_usage`` so the last chunk carries the usage.
 - The SDK's own retries are off: ``models.retry`` retries (honouring ``Retry-After``) and counts.
 
-SDK exceptions become ``router.errors`` at one point: ``translate_openai_error``.
+SDK exceptions become ``router.core.errors`` at one point: ``translate_openai_error``.
 """
 
 from collections.abc import AsyncIterator
@@ -24,14 +24,14 @@ from models.upstream_errors import (
     retry_after_seconds,
     unrecognised_error,
 )
-from router.errors import (
+from router.core.errors import (
     RouterError,
     TierUnavailable,
     UpstreamError,
     UpstreamRejected,
     UpstreamTimeout,
 )
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 
 class OpenAIEngine(SdkEngine):

@@ -1,7 +1,7 @@
 """What every engine that calls a remote upstream shares: a per-call timeout, retries with jittered
 exponential backoff that honour ``Retry-After``, a minimum interval between calls, and failure counts.
 
-It works on ``router.errors`` only: each engine has already translated its library's errors, and
+It works on ``router.core.errors`` only: each engine has already translated its library's errors, and
 marks the transient ones by code (``RETRYABLE_CODES``) so this module needs no library knowledge.
 Sleeping and the clock are injected, so tests check the delays without waiting for them.
 """
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from models.engine import TokenCounters
-from router.errors import RateLimited, RouterError, UpstreamTimeout
-from router.generation import Generation, StreamDelta
+from router.core.errors import RateLimited, RouterError, UpstreamTimeout
+from router.core.generation import Generation, StreamDelta
 
 log = logging.getLogger(__name__)
 

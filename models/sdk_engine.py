@@ -10,13 +10,13 @@ import asyncio
 import contextlib
 from abc import abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Self
 
-from models.engine import Engine, EngineHealth, TokenCounters
+from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.retry import Resilience, RetryPolicy
 from models.upstream_errors import probe_health, translated
-from router.errors import RouterError
-from router.generation import Generation, GenerationRequest, StreamDelta
+from router.core.errors import RouterError
+from router.core.generation import Generation, GenerationRequest, StreamDelta
 
 
 class SdkEngine(Engine):
@@ -34,6 +34,12 @@ class SdkEngine(Engine):
             RetryPolicy(timeout_s=timeout_s, max_retries=max_retries, min_interval_s=min_interval_s),
             self.counters, name=provider, sleep=sleep,
         )
+
+    @classmethod
+    def from_config(cls, config: Any, build: EngineBuild) -> Self:
+        assert build.api_key is not None  # the factory requires one for SDK kinds
+        return cls(model=config.model, provider=build.provider, api_key=build.api_key, base_url=config.base_url,
+                   **build.retry(config))
 
     @abstractmethod
     def _make_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any: ...

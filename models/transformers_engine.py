@@ -5,7 +5,7 @@ awaits them. Streaming uses ``TextIteratorStreamer``'s incremental detokenisatio
 loop. One generation runs at a time per engine: on a CPU two at once only halve each other's speed.
 Leaving a stream early sets a stop flag the model checks after every token.
 
-Library errors become ``router.errors`` at one point, ``_translate``.
+Library errors become ``router.core.errors`` at one point, ``_translate``.
 """
 
 import asyncio
@@ -14,19 +14,24 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-from models.engine import Engine, EngineHealth, TokenCounters
+from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.local_prompt import chat_prompt_ids, completion_room
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.stop_strings import StopStringTrimmer, cut_at_stop
-from router.errors import RouterError, TierUnavailable, UpstreamError
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.errors import RouterError, TierUnavailable, UpstreamError
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 _END = object()
 
 
 class TransformersEngine(Engine):
+    @classmethod
+    def from_config(cls, config: Any, build: EngineBuild) -> Self:
+        return cls(model=config.model, provider=build.provider, model_path=config.model_path, device=config.device,
+                   context_length=build.context_length)
+
     def __init__(
         self, *, model: str, provider: str, model_path: str | None = None, device: str = "auto",
         context_length: int = 4096,

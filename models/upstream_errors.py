@@ -13,7 +13,7 @@ from email.utils import parsedate_to_datetime
 
 from models.engine import EngineHealth
 from models.retry import OVERLOADED, SERVER_ERROR
-from router.errors import (
+from router.core.errors import (
     AuthenticationFailed,
     ContextTooLong,
     RateLimited,

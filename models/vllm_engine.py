@@ -12,7 +12,7 @@
   the engine, so its KV cache and batch slot are freed instead of decoding for nobody.
 
 vLLM is imported lazily (``load_vllm_api``), so this module imports on machines without it (the extra
-``gpu``). Its errors become ``router.errors`` at one point, ``_translate``, which matches them by class
+``gpu``). Its errors become ``router.core.errors`` at one point, ``_translate``, which matches them by class
 name along the MRO: vLLM cannot be imported where the translation is tested.
 """
 
@@ -22,20 +22,20 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
-from models.engine import Engine, EngineHealth, TokenCounters
+from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.local_prompt import chat_prompt_ids, completion_room
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import OVERLOADED
-from router.errors import (
+from router.core.errors import (
     ContextTooLong,
     RouterError,
     TierUnavailable,
     UpstreamError,
     UpstreamRejected,
 )
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
 
 _CONTEXT_MARKERS = ("maximum model length", "max_model_len", "context length", "too long")
 
@@ -60,6 +60,15 @@ def load_vllm_api() -> VllmApi:
 
 
 class VllmEngine(Engine):
+    @classmethod
+    def from_config(cls, config: Any, build: EngineBuild) -> Self:
+        return cls(
+            model=config.model, provider=build.provider, model_path=config.model_path,
+            context_length=build.context_length, gpu_memory_utilization=config.gpu_memory_utilization,
+            max_num_seqs=config.max_num_seqs or build.concurrency, enable_prefix_caching=config.enable_prefix_caching,
+            tensor_parallel_size=config.tensor_parallel_size, quantization=config.quantization,
+        )
+
     def __init__(
         self, *, model: str, provider: str, model_path: str | None = None, context_length: int,
         gpu_memory_utilization: float = 0.9, max_num_seqs: int | None = None, enable_prefix_caching: bool = True,

@@ -1,0 +1,13 @@
+"""The routing brain: decisions and records, pure Python. Imports no Ray, web framework or model SDK.
+
+Packages, and the sibling packages each may import (``tests/unit/test_boundaries.py`` enforces it):
+
+    core        types, the error tree, the config schema              -> (nothing; models.kinds)
+    storage     the database, its schema, workspaces, escalation log  -> core
+    decision    screen, commands, hints, classification, planning,    -> core, storage
+                the dispatcher that walks the tiers
+    frontier    Tier 3: providers, prices, budgets, caps, keys,       -> core, storage
+                availability, the ledger and the pool
+    admin       workspace administration and its CLI                  -> core, storage, frontier
+    evaluation  offline routing, metrics, fitting, the eval CLI       -> core, decision, frontier
+"""

@@ -26,9 +26,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from router.eval_data import STRONG_MODEL, WEAK_MODEL, RoutingRecord, read_routerbench  # noqa: E402
-from router.evaluation import evaluate_binary, oracle_binary  # noqa: E402
-from router.routing_eval import fold_ids  # noqa: E402
+from router.evaluation.data import STRONG_MODEL, WEAK_MODEL, RoutingRecord, read_routerbench  # noqa: E402
+from router.evaluation.metrics import evaluate_binary, oracle_binary  # noqa: E402
+from router.evaluation.routing import fold_ids  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "routerbench" / "train.csv"
 PENALTY = 1e-3

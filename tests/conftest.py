@@ -75,7 +75,7 @@ def db_url(tmp_path) -> str:
 
 @pytest.fixture
 def db(db_url):
-    from router.storage import Database
+    from router.storage.database import Database
 
     database = Database(db_url)
     yield database

@@ -4,7 +4,7 @@ import pytest
 from ray import serve
 
 from deployments.app import build_app
-from router.errors import RoutingFailure
+from router.core.errors import RoutingFailure
 from tests.configs import DEAD_URL, provider, router_config
 
 
@@ -96,7 +96,7 @@ def test_through_serve_a_slow_tier_times_out_and_escalates(upstream, second_upst
 
 
 def test_through_serve_an_injection_is_refused_before_any_model_call(upstream):
-    from router.errors import PromptRejected
+    from router.core.errors import PromptRejected
 
     handle = run_local(router_config(micro_url=upstream.base_url, light_url=upstream.base_url))
     with pytest.raises(PromptRejected):

@@ -152,7 +152,7 @@ def test_unknown_routes_and_methods_get_openai_error_bodies(router_url):
 def test_another_ray_job_gets_the_same_operations_and_errors_through_the_app_handle(router_url):
     from ray import serve
 
-    from router.errors import RoutingFailure
+    from router.core.errors import RoutingFailure
 
     handle = serve.get_app_handle(APP)
     result = handle.generate.remote({"messages": [{"role": "user", "content": "via handle"}]}).result()

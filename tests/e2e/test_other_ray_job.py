@@ -37,7 +37,7 @@ def test_another_driver_routes_generates_streams_and_gets_typed_errors(client_ap
         import json, ray
         from ray import serve
         from deployments.client import RouterClient
-        from router.errors import RoutingFailure
+        from router.core.errors import RoutingFailure
         ray.init(address={address!r}, namespace="serve", log_to_driver=False)
         router = RouterClient("client-app")
         out = {{}}

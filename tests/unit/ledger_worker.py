@@ -26,8 +26,8 @@ def run_in_processes(*args: str, processes: int = 2) -> list[dict[str, int]]:
 
 
 def caps(url: str, attempts: int) -> dict[str, int]:
-    from router.caps import DailyCaps
-    from router.storage import Database
+    from router.frontier.caps import DailyCaps
+    from router.storage.database import Database
 
     caps = DailyCaps(Database(url))
     seen = {"a": 0, "b": 0, "lower_tier": 0}
@@ -44,10 +44,10 @@ def caps(url: str, attempts: int) -> dict[str, int]:
 
 
 def budget(url: str, workspace_id: str, threads: int) -> dict[str, int]:
-    from router.budgets import BudgetLedger
-    from router.errors import BudgetExceeded
-    from router.storage import Database
-    from router.workspaces import WorkspaceStore
+    from router.frontier.budgets import BudgetLedger
+    from router.core.errors import BudgetExceeded
+    from router.storage.database import Database
+    from router.storage.workspaces import WorkspaceStore
 
     db = Database(url)
     workspace = WorkspaceStore(db).get(workspace_id)

@@ -3,8 +3,8 @@
 import pytest
 
 from models.anthropic_engine import AnthropicEngine
-from router.errors import RateLimited, TierUnavailable, UpstreamError, UpstreamTimeout
-from router.generation import GenerationRequest, Message
+from router.core.errors import RateLimited, TierUnavailable, UpstreamError, UpstreamTimeout
+from router.core.generation import GenerationRequest, Message
 
 SYSTEM = "You are a careful assistant who answers in one short sentence."
 REQUEST = GenerationRequest(request_id="a1", messages=[

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from router.eval_data import STRONG_MODEL, WEAK_MODEL, RoutingRecord
-from router.evaluation import evaluate_binary, oracle_binary
+from router.evaluation.data import STRONG_MODEL, WEAK_MODEL, RoutingRecord
+from router.evaluation.metrics import evaluate_binary, oracle_binary
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "apgr_ceiling.py"
 

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from router.budgets import BudgetLedger, request_cap_error, within_request_cap
-from router.config import FrontierConfig
-from router.errors import BudgetExceeded
-from router.pricing import PriceBook
-from router.workspaces import WorkspaceSettings, WorkspaceStore
+from router.frontier.budgets import BudgetLedger, request_cap_error, within_request_cap
+from router.core.config import FrontierConfig
+from router.core.errors import BudgetExceeded
+from router.frontier.pricing import PriceBook
+from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 from tests.unit.ledger_worker import run_in_processes
 
 TEN_CENTS = Decimal("0.10")

@@ -1,10 +1,10 @@
 import httpx
 import pytest
 
-from router.command_http import post_command
-from router.commands import CommandExecutor, CommandRegistry
-from router.config import HttpAction, parse_config
-from router.errors import InvalidRequest, NotFound, UpstreamError
+from deployments.command_http import post_command
+from router.decision.commands import CommandExecutor, CommandRegistry
+from router.core.config import HttpAction, parse_config
+from router.core.errors import InvalidRequest, NotFound, UpstreamError
 from tests.configs import router_config
 
 

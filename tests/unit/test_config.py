@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from router.config import (
+from router.core.config import (
     ConfigInvalid,
     ProviderStrategy,
     RouterConfig,
@@ -99,7 +99,7 @@ def test_the_shipped_serve_configs_are_valid_and_consistent(name):
     concurrency, every deployment gets the same router config, and every frontier provider has a price."""
     from deployments.app import AppArgs
     from deployments.cli import load_serve_config
-    from router.pricing import PriceBook
+    from router.frontier.pricing import PriceBook
 
     serve_config = load_serve_config(ROOT / name, host=None, port=None)
     app = serve_config.applications[0]

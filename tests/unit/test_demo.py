@@ -3,8 +3,9 @@
 from pathlib import Path
 
 from deployments.cli import build_parser, load_serve_config, prepare_demo
+from models.kinds import EngineKind
 from models.tiny import TINY_MODEL_NAME
-from router.config import EngineKind, parse_config
+from router.core.config import parse_config
 
 
 def test_the_demo_config_puts_every_tier_on_the_tiny_checkpoint_and_names_it(tmp_path):

@@ -5,12 +5,13 @@ import json
 
 import pytest
 
-from router.api import ChatCompletionRequest
-from router.classification import Classification, Classifier
-from router.commands import CommandExecutor
-from router.config import parse_config
-from router.dispatcher import Dispatcher, TierEndpoint, TierStatus
-from router.errors import (
+from router.core.api import ChatCompletionRequest
+from router.decision.classification import Classification, Classifier
+from router.decision.commands import CommandExecutor
+from router.core.config import parse_config
+from router.decision.dispatcher import Dispatcher
+from router.core.tiers import TierEndpoint, TierStatus
+from router.core.errors import (
     InvalidRequest,
     NotFound,
     PromptRejected,
@@ -18,7 +19,7 @@ from router.errors import (
     TierUnavailable,
     UpstreamError,
 )
-from router.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
 from tests.configs import router_config
 
 SIMPLE = Classification(intent="factual", requires_reasoning=False, complexity_score=0.1, confidence=0.9,

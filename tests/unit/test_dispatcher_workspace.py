@@ -2,8 +2,8 @@
 
 import pytest
 
-from router.dispatcher import TierEndpoint
-from router.errors import RoutingFailure, TierUnavailable
+from router.core.tiers import TierEndpoint
+from router.core.errors import RoutingFailure, TierUnavailable
 from tests.unit.test_dispatcher import (
     COMPLEX,
     HARD,
@@ -19,7 +19,7 @@ from tests.unit.test_dispatcher import (
 def workspace(**settings):
     from datetime import UTC, datetime
 
-    from router.workspaces import Workspace, WorkspaceSettings
+    from router.storage.workspaces import Workspace, WorkspaceSettings
 
     return Workspace(id="w1", name="team", settings=WorkspaceSettings(**settings), has_api_key=True, key_hint="abcd",
                      created_at=datetime.now(UTC))
@@ -33,7 +33,7 @@ async def test_workspace_bounds_narrow_the_tiers_and_are_explained():
 
 
 async def test_a_caller_asking_outside_the_workspace_bounds_is_refused_with_403():
-    from router.errors import PermissionDenied
+    from router.core.errors import PermissionDenied
 
     with pytest.raises(PermissionDenied) as caught:
         await build(*tiers((), (), ())).complete(chat(model="tier-3"), "r", workspace=workspace(max_tier=2))
@@ -69,7 +69,7 @@ async def test_the_frontier_call_carries_the_workspace_for_its_budget_and_keys()
 # ---- tier 3 refusing for money or its daily cap --------------------------------------------------------
 
 def over_cap() -> Exception:
-    from router.errors import BudgetExceeded
+    from router.core.errors import BudgetExceeded
 
     return BudgetExceeded("every provider could cost more than max_cost_per_request_usd $0.01",
                           details={"fallback": "lower_tier"})
@@ -90,7 +90,7 @@ async def test_a_tier_3_refusal_falls_back_to_tier_2_and_says_so(refusal):
 
 
 async def test_over_the_per_request_cap_with_no_lower_tier_allowed_is_a_402():
-    from router.errors import BudgetExceeded
+    from router.core.errors import BudgetExceeded
 
     one, two, three = tiers((), (), (over_cap(),))
     with pytest.raises(BudgetExceeded) as caught:

@@ -2,7 +2,7 @@ import pickle
 
 import pytest
 
-from router import errors
+from router.core import errors
 
 
 def all_error_classes():
@@ -11,7 +11,7 @@ def all_error_classes():
         cls = todo.pop()
         found.append(cls)
         todo.extend(cls.__subclasses__())
-    return [c for c in found if c.__module__ == "router.errors"]
+    return [c for c in found if c.__module__ == "router.core.errors"]
 
 
 @pytest.mark.parametrize("cls", all_error_classes(), ids=lambda c: c.__name__)

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from router.api import Escalation, RoutingDecision
-from router.escalations import EscalationLog
+from router.core.api import Escalation, RoutingDecision
+from router.storage.escalations import EscalationLog
 
 
 def test_every_escalation_is_recorded_and_queryable(db):

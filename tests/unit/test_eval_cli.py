@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from deployments.cli import build_parser, main
-from router import eval_cli, routing_eval
-from router.config import RouterConfig
-from router.eval_data import (
+from router.evaluation import cli as eval_cli, routing as routing_eval
+from router.core.config import RouterConfig
+from router.evaluation.data import (
     LOCAL_STRONG_MODEL,
     STRONG_MODEL,
     WEAK_MODEL,
     read_routerbench,
 )
-from router.routing_eval import classify_records, fold_ids, report
+from router.evaluation.routing import classify_records, fold_ids, report
 
 MODELS = (WEAK_MODEL, LOCAL_STRONG_MODEL, STRONG_MODEL)
 PROMPTS = [

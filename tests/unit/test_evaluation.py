@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from router.evaluation import (
+from router.evaluation.metrics import (
     evaluate_binary,
     oracle_binary,
     random_binary,

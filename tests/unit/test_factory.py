@@ -6,12 +6,13 @@ import pytest
 
 from models.anthropic_engine import AnthropicEngine
 from models.factory import build_engine, resolve_kind
+from models.kinds import EngineKind
 from models.openai_compatible import OpenAICompatibleEngine
 from models.openai_engine import OpenAIEngine
 from models.transformers_engine import TransformersEngine
 from models.vllm_engine import VllmEngine
-from router.config import EngineKind, ModelTierConfig, ProviderConfig
-from router.errors import TierUnavailable
+from router.core.config import ModelTierConfig, ProviderConfig
+from router.core.errors import TierUnavailable
 
 TIER = {"model": "deepseek-r1:1.5b", "context_length": 2048, "max_tokens": 128, "temperature": 0.0,
         "timeout_s": 5.0, "concurrency": 8}
@@ -68,3 +69,19 @@ def test_openai_compatible_needs_an_endpoint():
     assert caught.value.code == "not_configured"
     engine = build(tier(engine="openai_compatible", base_url="http://127.0.0.1:11434/v1", max_retries=0))
     assert isinstance(engine, OpenAICompatibleEngine) and engine._resilience.policy.max_retries == 0
+
+
+def test_every_engine_kind_row_names_an_engine_that_builds_from_its_config():
+    from models.engine import Engine
+    from models.factory import engine_class
+    from models.kinds import ENGINE_KINDS
+
+    assert {k.value for k in EngineKind} == {"auto", *ENGINE_KINDS}
+    for name, spec in ENGINE_KINDS.items():
+        cls = engine_class(spec)
+        assert issubclass(cls, Engine) and cls.from_config.__func__ is not Engine.from_config.__func__, name
+
+
+def test_a_kind_that_needs_an_endpoint_is_refused_by_the_schema_without_one():
+    with pytest.raises(ValueError, match="engine openai_compatible needs base_url"):
+        provider(engine="openai_compatible")

@@ -4,12 +4,12 @@ from decimal import Decimal
 
 import pytest
 
-from router.config import FrontierConfig
-from router.errors import BudgetExceeded, RateLimited, TierUnavailable
-from router.frontier_ledger import Admitted, FrontierLedger, Refusal
-from router.generation import Message, Usage
-from router.keys import ProviderKeyStore, generate_master_key, load_cipher
-from router.workspaces import WorkspaceSettings, WorkspaceStore
+from router.core.config import FrontierConfig
+from router.core.errors import BudgetExceeded, RateLimited, TierUnavailable
+from router.frontier.ledger import Admitted, FrontierLedger, Refusal
+from router.core.generation import Message, Usage
+from router.frontier.keys import ProviderKeyStore, generate_master_key, load_cipher
+from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 
 FRONTIER = FrontierConfig(strategy="cheapest_qualified", daily_cap=3, providers=[
     {"name": "cheap", "model": "c", "base_url": "http://c/v1", "quality": 0.8, "max_context": 32_000,

@@ -7,12 +7,12 @@ import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select, update
 
-from router.config import ConfigInvalid, ProviderConfig
-from router.errors import PermissionDenied
-from router.keys import ProviderKeyStore, generate_master_key, load_cipher
-from router.schema import provider_keys
-from router.storage import StorageError
-from router.workspaces import WorkspaceSettings, WorkspaceStore
+from router.core.config import ConfigInvalid, ProviderConfig
+from router.core.errors import PermissionDenied
+from router.frontier.keys import ProviderKeyStore, generate_master_key, load_cipher
+from router.storage.schema import provider_keys
+from router.storage.database import StorageError
+from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 
 SECRET = "sk-live-THIS-MUST-NEVER-LEAK-0123456789"
 SERVER_SECRET = "sk-server-key-9876"

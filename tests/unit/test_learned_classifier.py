@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.classification import CLASSIFIERS, Classification
-from router.classifier_fit import fit
-from router.config import ScoreWeights, Thresholds
-from router.eval_data import (
+from router.decision.classification import CLASSIFIERS, Classification
+from router.evaluation.fitting import fit
+from router.core.config import ScoreWeights, Thresholds
+from router.evaluation.data import (
     STRONG_MODEL,
     WEAK_MODEL,
     RoutingRecord,
@@ -17,9 +17,9 @@ from router.eval_data import (
     read_levelled,
     read_routerbench,
 )
-from router.features import split_few_shot
-from router.learned_classifier import LearnedClassifier, shipped_params
-from router.scoring import routing_score
+from router.decision.features import split_few_shot
+from router.decision.learned_classifier import LearnedClassifier, shipped_params
+from router.decision.scoring import routing_score
 
 EVAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "eval"
 TRAIN_CSV = EVAL_DATA / "routerbench" / "train.csv"
@@ -137,3 +137,12 @@ def test_complexity_rises_with_math_level(classifier):
     mean = {lv: np.mean([classifier.classify(t).complexity_score for t in texts]) for lv, texts in by_level.items()}
     assert mean[5] > mean[1]
     assert all(classifier.classify(t).intent == "math" for t in by_level[5][:5])
+
+
+def test_the_learned_classifier_is_found_by_name_as_the_ingress_asks_for_it():
+    # load_classifier imports the module by name and answers None when it is missing: a moved module would
+    # silently leave the ingress without a classifier.
+    from router.decision.classification import load_classifier
+
+    assert isinstance(load_classifier("learned"), LearnedClassifier)
+    assert load_classifier("no-such") is None

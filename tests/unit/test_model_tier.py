@@ -9,8 +9,8 @@ from deployments.frontier import FrontierPoolServer
 from deployments.model_tier import ModelTierServer
 from models.tiny import TINY_MODEL_NAME
 from models.transformers_engine import TransformersEngine
-from router.errors import TierUnavailable
-from router.generation import GenerationRequest, Message
+from router.core.errors import TierUnavailable
+from router.core.generation import GenerationRequest, Message
 from tests.configs import router_config
 
 REQUEST = GenerationRequest(request_id="m1", messages=[Message(role="user", content="What is Ray Serve?")])

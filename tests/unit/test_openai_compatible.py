@@ -5,7 +5,7 @@ import pytest
 
 from models.openai_compatible import OpenAICompatibleEngine
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
-from router.errors import (
+from router.core.errors import (
     AuthenticationFailed,
     ContextTooLong,
     RateLimited,
@@ -14,7 +14,7 @@ from router.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
-from router.generation import GenerationRequest, Message
+from router.core.generation import GenerationRequest, Message
 from tests.configs import DEAD_URL
 
 REQUEST = GenerationRequest(request_id="r1", messages=[Message(role="user", content="two plus two")])

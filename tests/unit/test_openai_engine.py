@@ -3,14 +3,14 @@
 import pytest
 
 from models.openai_engine import OpenAIEngine
-from router.errors import (
+from router.core.errors import (
     AuthenticationFailed,
     RateLimited,
     TierUnavailable,
     UpstreamError,
     UpstreamTimeout,
 )
-from router.generation import GenerationRequest, Message
+from router.core.generation import GenerationRequest, Message
 from tests.configs import DEAD_URL
 from tests.unit.test_anthropic_engine import RecordedSleeps
 

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from router.budgets import BudgetLedger
-from router.caps import DailyCaps
-from router.errors import BudgetExceeded
-from router.storage import Database
-from router.workspaces import WorkspaceSettings, WorkspaceStore
+from router.frontier.budgets import BudgetLedger
+from router.frontier.caps import DailyCaps
+from router.core.errors import BudgetExceeded
+from router.storage.database import Database
+from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from decimal import Decimal
 import genai_prices
 import pytest
 
-from router.config import ConfigInvalid, FrontierConfig
-from router.generation import Message, Usage, count_prompt_tokens
-from router.pricing import (
+from router.core.config import ConfigInvalid, FrontierConfig
+from router.core.generation import Message, Usage, count_prompt_tokens
+from router.frontier.pricing import (
     CacheOutlook,
     PrefixCache,
     PriceBook,

@@ -4,10 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from router.availability import AvailabilityTracker, CooldownTracker, ProviderHealth
-from router.config import Capability, FrontierConfig, ProviderConfig, ProviderStrategy
-from router.pricing import PriceBook
-from router.providers import STRATEGIES, Requirements, select_providers, strategy_for
+from router.frontier.availability import AvailabilityTracker, CooldownTracker, ProviderHealth
+from router.core.config import Capability, FrontierConfig, ProviderConfig, ProviderStrategy
+from router.frontier.pricing import PriceBook
+from router.frontier.providers import STRATEGIES, Requirements, select_providers, strategy_for
 
 
 def provider(name, quality, context, cost_in=None, cost_out=None, tags=(), caps=()):

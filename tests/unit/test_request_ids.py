@@ -3,7 +3,7 @@
 import pytest
 from starlette.datastructures import Headers
 
-from router.api import MAX_REQUEST_ID_CHARS, request_id_for
+from router.core.api import MAX_REQUEST_ID_CHARS, request_id_for
 
 
 def test_the_callers_id_is_kept_whatever_the_header_names_case():

@@ -1,7 +1,7 @@
 import pytest
 
-from router.errors import PromptRejected
-from router.safety import screen
+from router.core.errors import PromptRejected
+from router.decision.safety import screen
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from openai.types.chat import ChatCompletion
 from models.anthropic_engine import translate_anthropic_error
 from models.openai_engine import translate_openai_error
 from models.retry import is_retryable
-from router.errors import (
+from router.core.errors import (
     AuthenticationFailed,
     ContextTooLong,
     RateLimited,

@@ -5,8 +5,8 @@ from transformers import AutoTokenizer
 
 from models.tiny import TINY_MODEL_NAME
 from models.transformers_engine import TransformersEngine
-from router.errors import ContextTooLong, TierUnavailable
-from router.generation import GenerationRequest, Message
+from router.core.errors import ContextTooLong, TierUnavailable
+from router.core.generation import GenerationRequest, Message
 
 REQUEST = GenerationRequest(request_id="t1", messages=[
     Message(role="system", content="Answer briefly."), Message(role="user", content="What is the capital of France?")])

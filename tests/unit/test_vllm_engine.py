@@ -9,8 +9,8 @@ from transformers import AutoTokenizer
 
 from models.tiny import TINY_MODEL_NAME
 from models.vllm_engine import VllmEngine
-from router.errors import ContextTooLong, TierUnavailable
-from router.generation import GenerationRequest, Message
+from router.core.errors import ContextTooLong, TierUnavailable
+from router.core.generation import GenerationRequest, Message
 from tests.fakes.fake_vllm import (
     RequestOutputKind,
     StructuredOutputsParams,

@@ -6,9 +6,9 @@ import json
 import pytest
 
 from deployments.cli import main
-from router.keys import generate_master_key
-from router.storage import Database
-from router.workspaces import WorkspaceStore
+from router.frontier.keys import generate_master_key
+from router.storage.database import Database
+from router.storage.workspaces import WorkspaceStore
 
 PROVIDER_SECRET = "sk-cli-secret-never-printed-42"
 

@@ -5,13 +5,13 @@ from decimal import Decimal
 
 import pytest
 
-from router.errors import (
+from router.core.errors import (
     AuthenticationFailed,
     InvalidRequest,
     NotFound,
     PermissionDenied,
 )
-from router.workspaces import (
+from router.storage.workspaces import (
     LOCAL_WORKSPACE_ID,
     KeyHasher,
     WorkspaceSettings,

@@ -1,0 +1,35 @@
+"""The tier contract: what the dispatcher is handed for each tier, and what a tier reports of itself.
+
+The ingress builds ``TierEndpoint`` objects over deployment handles, tests over plain functions, and the
+frontier pool reports its providers through the same ``TierStatus``.
+"""
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from router.core.generation import Generation, GenerationRequest, StreamDelta
+
+TIER_NAMES = {0: "command", 1: "micro", 2: "light", 3: "frontier"}
+
+
+@dataclass(frozen=True)
+class TierStatus:
+    available: bool
+    reason: str = ""
+    provider: str | None = None
+    model: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TierEndpoint:
+    number: int
+    generate: Callable[[GenerationRequest], Awaitable[Generation]]
+    stream: Callable[[GenerationRequest], AsyncIterator[StreamDelta]]
+    status: Callable[[], Awaitable[TierStatus]]
+    timeout_s: float
+
+    @property
+    def name(self) -> str:
+        return TIER_NAMES[self.number]
