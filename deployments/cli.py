@@ -25,8 +25,8 @@ from deployments.serve_startup import (
     wait_routable,
     wait_running,
 )
-from router.evaluation.cli import add_eval_command
 from router.admin.workspace_cli import add_workspace_commands
+from router.evaluation.cli import add_eval_command
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONFIG = "serve_config.yaml"
@@ -196,9 +196,9 @@ def _local_profile(config: Any) -> bool:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from router.decision.classification import load_classifier
     from router.core.config import RouterConfig, load_config
     from router.core.errors import RouterError
+    from router.decision.classification import load_classifier
     from router.evaluation.offline import offline_dispatcher, route_file
 
     try:

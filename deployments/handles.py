@@ -11,7 +11,6 @@ from ray.serve.exceptions import BackPressureError, RequestCancelledError
 from ray.serve.handle import DeploymentHandle
 
 from router.core.config import CallAction
-from router.core.tiers import TierEndpoint, TierStatus
 from router.core.errors import (
     RouterError,
     TierSaturated,
@@ -20,6 +19,7 @@ from router.core.errors import (
     UpstreamTimeout,
 )
 from router.core.generation import Generation, GenerationRequest, StreamDelta
+from router.core.tiers import TierEndpoint, TierStatus
 
 T = TypeVar("T")
 

@@ -22,6 +22,7 @@ from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from deployments.access import AccessLayer
+from deployments.command_http import post_command
 from deployments.handles import call_serve_target, tier_endpoint
 from router.core.api import (
     ChatCompletionRequest,
@@ -31,14 +32,22 @@ from router.core.api import (
     header_value,
     request_id_for,
 )
-from router.decision.classification import load_classifier
-from deployments.command_http import post_command
-from router.decision.commands import CommandExecutor
 from router.core.config import RouterConfig, describe_validation_error, parse_config
-from router.decision.dispatcher import Completion, Dispatcher
+from router.core.errors import (
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    RouterError,
+)
 from router.core.tiers import TierEndpoint, TierStatus
-from router.core.errors import InvalidRequest, NotFound, PayloadTooLarge, RouterError
+from router.decision.classification import load_classifier
+from router.decision.commands import CommandExecutor
+from router.decision.dispatcher import Completion, Dispatcher
 from router.decision.policy import MODEL_TIER_BOUNDS
+from router.outcomes.ending import Ending, Outcomes
+from router.outcomes.recorder import EscalationLogSink, OutcomeRecorder
 
 log = logging.getLogger("ray.serve")
 
@@ -61,19 +70,20 @@ async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResp
 
 @app.exception_handler(StarletteHTTPException)
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    where = f"{request.method} {request.url.path}"
     if exc.status_code == 404:
-        return error_response(NotFound(f"no route {request.method} {request.url.path}", code="unknown_route"))
-    body = {"error": {"message": str(exc.detail), "type": "invalid_request_error", "code": f"http_{exc.status_code}",
-                      "param": None}}
-    return JSONResponse(body, status_code=exc.status_code)
+        return error_response(NotFound(f"no route {where}", code="unknown_route"))
+    if exc.status_code == 405:
+        allow = (exc.headers or {}).get("allow")
+        return error_response(MethodNotAllowed(f"{where} is not allowed" + (f"; allowed: {allow}" if allow else ""),
+                                               allow=allow))
+    return error_response(InvalidRequest(f"{where}: {exc.detail}", code=f"http_{exc.status_code}"))
 
 
 @app.exception_handler(Exception)
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    body = {"error": {"message": "internal error in the router; it has been logged", "type": "api_error",
-                      "code": "internal_error", "param": None}}
-    return JSONResponse(body, status_code=500)
+    return error_response(InternalError("internal error in the router; it has been logged"))
 
 
 def decision_headers(decision: RoutingDecision) -> dict[str, str]:
@@ -128,6 +138,7 @@ class RouterIngress:
         self._config = parse_config(router_config or {}, source="ingress router_config")
         self._dispatcher = self._build_dispatcher(self._config)
         self._access = AccessLayer(self._config.access)
+        self._outcomes = self._build_outcomes(self._access)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         config = parse_config(user_config, source="ingress user_config")
@@ -136,6 +147,7 @@ class RouterIngress:
         if config.access != self._config.access:
             self._access.close()
             self._access = AccessLayer(config.access)
+            self._outcomes = self._build_outcomes(self._access)
         self._config = config
         self._dispatcher = self._build_dispatcher(config)
         log.info("router config applied: %d commands, %d frontier providers",
@@ -150,41 +162,61 @@ class RouterIngress:
         classifier = load_classifier("learned", thresholds=config.thresholds)
         return Dispatcher(config, commands, tiers, classifier=classifier, local_admission=False)
 
+    @staticmethod
+    def _build_outcomes(access: AccessLayer) -> Outcomes:
+        return Outcomes(OutcomeRecorder([EscalationLogSink(access.escalations)]))
+
     # ---- operations shared by HTTP and handle callers -------------------------------------------
+    # Each begins the request's Ending first, so a request that fails anywhere (parsing included) still
+    # ends in exactly one recorded outcome.
 
     async def generate(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
         """``headers`` may carry ``authorization`` (the workspace key) and ``x-router-*`` hints."""
-        return _completion_dict(await self._complete(parse_chat_request(body), headers or {}))
+        headers = headers or {}
+        async with self._begin(headers, "handle") as ending:
+            completion = await self._complete(parse_chat_request(body), headers, ending)
+        return _completion_dict(completion)
 
     async def generate_stream(
         self, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> AsyncIterator[dict[str, Any]]:
-        request = parse_chat_request(body)
-        async for chunk in self._stream_chunks(request, await self._start_stream(request, headers or {})):
+        headers = headers or {}
+        async with self._begin(headers, "handle") as ending:
+            request = parse_chat_request(body)
+            started = await self._start_stream(request, headers, ending)
+        async for chunk in self._stream_chunks(request, started):
             yield chunk
 
     async def route(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
-        return (await self._route(parse_chat_request(body), headers or {})).model_dump(mode="json")
+        headers = headers or {}
+        async with self._begin(headers, "handle", "route") as ending:
+            decision = await self._route(parse_chat_request(body), headers, ending)
+        return decision.model_dump(mode="json")
 
-    async def _route(self, chat: ChatCompletionRequest, headers: Any) -> RoutingDecision:
+    def _begin(self, headers: Any, channel: Any, operation: Any = "chat") -> Ending:
+        return self._outcomes.begin(request_id_for(headers), channel=channel, operation=operation)
+
+    async def _authenticate(self, headers: Any, ending: Ending) -> Any:
         workspace = await self._access.authenticate(_authorization(headers))
-        return await self._dispatcher.route(chat, request_id_for(headers), headers, workspace=workspace)
+        ending.workspace_id = workspace.id
+        return workspace
 
-    async def _complete(self, chat: ChatCompletionRequest, headers: Any) -> Completion:
-        return await self._dispatch(self._dispatcher.complete, chat, headers)
+    async def _route(self, chat: ChatCompletionRequest, headers: Any, ending: Ending) -> RoutingDecision:
+        workspace = await self._authenticate(headers, ending)
+        decision = await self._dispatcher.route(chat, ending.request_id, headers, workspace=workspace)
+        await ending.routed(decision)
+        return decision
 
-    async def _dispatch(self, operation: Any, chat: ChatCompletionRequest, headers: Any) -> Any:
-        """Authenticate, run ``complete`` or ``stream``, and remember the outcome: its escalations, or
-        the failure and the chain it tried."""
-        workspace = await self._access.authenticate(_authorization(headers))
-        request_id = request_id_for(headers)
-        try:
-            result = await operation(chat, request_id, headers, workspace=workspace)
-        except RouterError as exc:
-            await self._access.record_failure(workspace, request_id, exc)
-            raise
-        await self._access.record(workspace, result.decision)
-        return result
+    async def _complete(self, chat: ChatCompletionRequest, headers: Any, ending: Ending) -> Completion:
+        workspace = await self._authenticate(headers, ending)
+        completion = await self._dispatcher.complete(chat, ending.request_id, headers, workspace=workspace)
+        await ending.answered(completion)
+        return completion
+
+    async def _start_stream(self, chat: ChatCompletionRequest, headers: Any, ending: Ending) -> Any:
+        workspace = await self._authenticate(headers, ending)
+        started = await self._dispatcher.stream(chat, ending.request_id, headers, workspace=workspace)
+        return await ending.streaming(started)
 
     async def models(self) -> dict[str, Any]:
         return {
@@ -231,19 +263,21 @@ class RouterIngress:
 
     @app.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Any:
-        chat = parse_chat_request(await self._read_json(request))
-        if chat.stream:
-            started = await self._start_stream(chat, request.headers)
-            decision = started.decision
-            events = self._sse(self._stream_chunks(chat, started))
-            return StreamingResponse(events, media_type="text/event-stream", headers=decision_headers(decision))
-        completion = await self._complete(chat, request.headers)
+        async with self._begin(request.headers, "http") as ending:
+            chat = parse_chat_request(await self._read_json(request))
+            if chat.stream:
+                started = await self._start_stream(chat, request.headers, ending)
+                events = self._sse(self._stream_chunks(chat, started))
+                return StreamingResponse(events, media_type="text/event-stream",
+                                         headers=decision_headers(started.decision))
+            completion = await self._complete(chat, request.headers, ending)
         return JSONResponse(_completion_dict(completion), headers=decision_headers(completion.decision))
 
     @app.post("/v1/route")
     async def route_http(self, request: Request) -> JSONResponse:
-        chat = parse_chat_request(await self._read_json(request))
-        decision = await self._route(chat, request.headers)
+        async with self._begin(request.headers, "http", "route") as ending:
+            chat = parse_chat_request(await self._read_json(request))
+            decision = await self._route(chat, request.headers, ending)
         return JSONResponse(decision.model_dump(mode="json"), headers=decision_headers(decision))
 
     @app.get("/v1/models")
@@ -296,9 +330,6 @@ class RouterIngress:
 
     # ---- streaming --------------------------------------------------------------------------------
 
-    async def _start_stream(self, chat: ChatCompletionRequest, headers: Any) -> Any:
-        return await self._dispatch(self._dispatcher.stream, chat, headers)
-
     async def _stream_chunks(self, chat: ChatCompletionRequest, started: Any) -> AsyncIterator[dict[str, Any]]:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
         decision: RoutingDecision = started.decision
@@ -332,5 +363,5 @@ class RouterIngress:
             yield f"data: {json.dumps(exc.to_body())}\n\n"
         except Exception:  # noqa: BLE001
             log.exception("stream failed")
-            yield f"data: {json.dumps({'error': {'message': 'internal error while streaming', 'type': 'api_error', 'code': 'internal_error', 'param': None}})}\n\n"
+            yield f"data: {json.dumps(InternalError('internal error while streaming').to_body())}\n\n"
         yield "data: [DONE]\n\n"

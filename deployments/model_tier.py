@@ -21,9 +21,9 @@ from router.core.config import (
     TierSettings,
     parse_config,
 )
-from router.core.tiers import TierStatus
 from router.core.errors import RouterError, TierUnavailable
 from router.core.generation import Generation, GenerationRequest, StreamDelta
+from router.core.tiers import TierStatus
 
 log = logging.getLogger("ray.serve")
 

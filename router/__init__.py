@@ -8,6 +8,7 @@ Packages, and the sibling packages each may import (``tests/unit/test_boundaries
                 the dispatcher that walks the tiers
     frontier    Tier 3: providers, prices, budgets, caps, keys,       -> core, storage
                 availability, the ledger and the pool
+    outcomes    how each request ended, and where that is recorded    -> core, storage, decision
     admin       workspace administration and its CLI                  -> core, storage, frontier
     evaluation  offline routing, metrics, fitting, the eval CLI       -> core, decision, frontier
 """

@@ -9,15 +9,15 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from router.frontier.budgets import BudgetLedger
 from router.core.errors import (
     AuthenticationFailed,
     PermissionDenied,
     RouterError,
     TierUnavailable,
 )
-from router.storage.escalations import EscalationLog
+from router.frontier.budgets import BudgetLedger
 from router.frontier.keys import ProviderKeyStore, load_cipher, providers_with_keys
+from router.storage.escalations import EscalationLog
 from router.storage.workspaces import Workspace, WorkspaceStore, parse_settings
 
 ADMIN_KEY_ENV = "TIERED_ROUTER_ADMIN_KEY"

@@ -12,6 +12,7 @@ precise ``message`` and a machine-readable ``code``. The ingress turns any of th
     +-- BudgetExceeded            402 insufficient_quota
     +-- PermissionDenied          403 permission_error
     +-- NotFound                  404 not_found_error
+    +-- MethodNotAllowed          405 invalid_request_error (allow: the methods the path takes)
     +-- PayloadTooLarge           413 invalid_request_error
     +-- RateLimited               429 rate_limit_error   (retry_after seconds)
     +-- UpstreamError             502 api_error          (a model or provider failed)
@@ -22,6 +23,7 @@ precise ``message`` and a machine-readable ``code``. The ingress turns any of th
     +-- TierUnavailable           503 service_unavailable (a tier cannot serve now, and why)
     |   +-- TierSaturated         503 (no free slot in the tier within its queue wait)
     +-- RoutingFailure            503 service_unavailable (every tier tried failed; the chain)
+    +-- InternalError             500 api_error          (a bug of ours; logged, never shown)
 
 Errors cross Ray process boundaries (a replica raises, the ingress catches), so every
 class pickles with its fields intact.
@@ -110,6 +112,22 @@ class NotFound(RouterError):
     default_code = "not_found"
 
 
+class MethodNotAllowed(RouterError):
+    status_code = 405
+    error_type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.allow = allow
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "allow": self.allow}
+
+    def headers(self) -> dict[str, str]:
+        return {"allow": self.allow} if self.allow else {}
+
+
 class PayloadTooLarge(RouterError):
     status_code = 413
     error_type = "invalid_request_error"
@@ -180,6 +198,14 @@ class RoutingFailure(RouterError):
     status_code = 503
     error_type = "service_unavailable"
     default_code = "routing_failure"
+
+
+class InternalError(RouterError):
+    """Something failed that should not have: the details go to the log, the caller gets this."""
+
+    status_code = 500
+    error_type = "api_error"
+    default_code = "internal_error"
 
 
 # Failures that move a request on to the next tier (or the next attempt) instead of ending it.

@@ -33,8 +33,8 @@ from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from router.decision.classification import Classification, Classifier, Intent, register
 from router.core.config import Thresholds
+from router.decision.classification import Classification, Classifier, Intent, register
 from router.decision.features import (
     DENSE_NAMES,
     HASH_DIM,

@@ -10,9 +10,9 @@ from typing import Any
 import json_repair
 from pydantic import ValidationError
 
-from router.decision.classification import INTENTS, Classification
 from router.core.errors import InvalidClassification
 from router.core.generation import GenerationRequest, Message
+from router.decision.classification import INTENTS, Classification
 
 CLASSIFICATION_SCHEMA: dict[str, Any] = Classification.model_json_schema()
 

@@ -10,8 +10,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from router.core.api import ChatCompletionRequest, Escalation, RouterHints
-from router.decision.classification import Classification, Classifier
-from router.decision.commands import CommandExecutor, CommandMatch
 from router.core.config import RouterConfig
 from router.core.errors import (
     ESCALATABLE_ERRORS,
@@ -20,9 +18,17 @@ from router.core.errors import (
     RouterError,
 )
 from router.core.generation import Generation, GenerationRequest
+from router.decision.classification import Classification, Classifier
+from router.decision.commands import CommandExecutor, CommandMatch
 from router.decision.hints import merge_hints, signal_boost
 from router.decision.micro_router import classification_request, parse_classification
-from router.decision.policy import Bounds, apply_workspace, clamp, starting_tier, tier_bounds
+from router.decision.policy import (
+    Bounds,
+    apply_workspace,
+    clamp,
+    starting_tier,
+    tier_bounds,
+)
 from router.decision.safety import screen
 from router.decision.scoring import routing_score
 from router.storage.workspaces import Workspace

@@ -3,9 +3,9 @@
 from dataclasses import dataclass, field
 
 from router.core.api import ChatCompletionRequest, RouterHints
-from router.decision.classification import Classification
 from router.core.config import RouterConfig
 from router.core.errors import InvalidRequest, NotFound
+from router.decision.classification import Classification
 from router.storage.workspaces import WorkspaceSettings, resolve_tiers
 
 # Aliases a caller may put in ``model``: "router" lets the router choose; "tier-N" pins a tier.

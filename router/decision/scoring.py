@@ -4,8 +4,8 @@ score = w_complexity * complexity + w_uncertainty * (1 - confidence) + w_halluci
 (+ caller escalation signals, capped at 1). Weights come from the config and sum to 1.
 """
 
-from router.decision.classification import Classification
 from router.core.config import ScoreWeights
+from router.decision.classification import Classification
 
 
 def routing_score(classification: Classification, weights: ScoreWeights, boost: float = 0.0) -> float:

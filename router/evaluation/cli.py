@@ -56,8 +56,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _eval_levelled(args: argparse.Namespace, config: "RouterConfig") -> int:
-    from router.evaluation.data import read_levelled
     from router.decision.learned_classifier import LearnedClassifier
+    from router.evaluation.data import read_levelled
     from router.evaluation.routing import level_correlation
 
     problems = read_levelled(args.data)
@@ -71,8 +71,8 @@ def _eval_levelled(args: argparse.Namespace, config: "RouterConfig") -> int:
 def _eval_routing(args: argparse.Namespace, config: "RouterConfig") -> int:
     from tqdm import tqdm
 
-    from router.evaluation.data import file_sha256, read_routerbench
     from router.decision.learned_classifier import shipped_params
+    from router.evaluation.data import file_sha256, read_routerbench
     from router.evaluation.routing import classify_records, format_report, report
 
     records = read_routerbench(args.data)

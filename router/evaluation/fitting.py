@@ -17,12 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from router.evaluation.data import STRONG_MODEL, WEAK_MODEL, RoutingRecord
 from router.decision.features import (
     DENSE_NAMES,
     HASH_DIM,
 )
 from router.decision.learned_classifier import ClassifierParams, Head, encode
+from router.evaluation.data import STRONG_MODEL, WEAK_MODEL, RoutingRecord
 
 DENSE_PENALTY = 1e-2
 HASHED_PENALTY = 1e-1

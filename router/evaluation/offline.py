@@ -12,13 +12,13 @@ from typing import Any, TextIO
 from pydantic import ValidationError
 
 from router.core.api import ChatCompletionRequest
-from router.decision.classification import Classifier
-from router.decision.commands import CommandExecutor
 from router.core.config import RouterConfig, describe_validation_error
-from router.decision.dispatcher import Dispatcher
-from router.core.tiers import TierEndpoint, TierStatus
 from router.core.errors import InvalidRequest, RouterError, TierUnavailable
 from router.core.generation import Generation, GenerationRequest, StreamDelta
+from router.core.tiers import TierEndpoint, TierStatus
+from router.decision.classification import Classifier
+from router.decision.commands import CommandExecutor
+from router.decision.dispatcher import Dispatcher
 from router.frontier.providers import strategy_for
 
 

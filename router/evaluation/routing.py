@@ -12,9 +12,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from router.decision.classification import Classification
-from router.evaluation.fitting import fit
 from router.core.config import RouterConfig
+from router.decision.classification import Classification
+from router.decision.learned_classifier import (
+    LearnedClassifier,
+    shipped_params,
+)
+from router.decision.scoring import routing_score
 from router.evaluation.data import (
     LOCAL_STRONG_MODEL,
     STRONG_MODEL,
@@ -22,6 +26,7 @@ from router.evaluation.data import (
     LevelledProblem,
     RoutingRecord,
 )
+from router.evaluation.fitting import fit
 from router.evaluation.metrics import (
     BinaryResult,
     Point,
@@ -34,11 +39,6 @@ from router.evaluation.metrics import (
     three_way_oracle,
     three_way_random,
 )
-from router.decision.learned_classifier import (
-    LearnedClassifier,
-    shipped_params,
-)
-from router.decision.scoring import routing_score
 
 DEFAULT_CLOUD_AT = 0.6
 Progress = Callable[[int], None]

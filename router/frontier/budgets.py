@@ -28,8 +28,8 @@ from sqlalchemy import func, select, update
 
 from router.core.errors import BudgetExceeded
 from router.frontier.pricing import CostEstimate
-from router.storage.schema import budget_months, reservations
 from router.storage.database import Clock, Database, from_nusd, to_nusd, utc_now
+from router.storage.schema import budget_months, reservations
 from router.storage.workspaces import Workspace, WorkspaceSettings
 
 HELD, SETTLED, RELEASED, REFUSED = "held", "settled", "released", "refused"

@@ -14,8 +14,8 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, select, update
 
 from router.core.config import FrontierConfig, ProviderConfig
-from router.storage.schema import cap_days
 from router.storage.database import Clock, Database, utc_now
+from router.storage.schema import cap_days
 
 AGGREGATE = "*"
 

@@ -26,8 +26,8 @@ from sqlalchemy import delete, select, update
 
 from router.core.config import ConfigInvalid, ProviderConfig
 from router.core.errors import PermissionDenied
-from router.storage.schema import provider_keys
 from router.storage.database import Database, StorageError
+from router.storage.schema import provider_keys
 from router.storage.workspaces import Workspace
 
 MASTER_KEY_ENV = "TIERED_ROUTER_MASTER_KEY"

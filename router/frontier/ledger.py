@@ -19,14 +19,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from router.frontier.availability import AvailabilityTracker, CooldownTracker, ProviderHealth
-from router.frontier.budgets import (
-    BudgetLedger,
-    Reservation,
-    request_cap_error,
-    within_request_cap,
-)
-from router.frontier.caps import CapDecision, DailyCaps
 from router.core.config import FrontierConfig, ProviderConfig
 from router.core.errors import (
     BudgetExceeded,
@@ -36,6 +28,18 @@ from router.core.errors import (
     TierUnavailable,
 )
 from router.core.generation import Message, count_prompt_tokens
+from router.frontier.availability import (
+    AvailabilityTracker,
+    CooldownTracker,
+    ProviderHealth,
+)
+from router.frontier.budgets import (
+    BudgetLedger,
+    Reservation,
+    request_cap_error,
+    within_request_cap,
+)
+from router.frontier.caps import CapDecision, DailyCaps
 from router.frontier.keys import ProviderCredential, ProviderKeyStore
 from router.frontier.pricing import (
     Cost,

@@ -6,8 +6,8 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from router.core.api import RoutingDecision
-from router.storage.schema import escalations
 from router.storage.database import Clock, Database, utc_now
+from router.storage.schema import escalations
 
 
 class EscalationRecord(BaseModel):

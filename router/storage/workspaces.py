@@ -41,8 +41,8 @@ from router.core.errors import (
     NotFound,
     PermissionDenied,
 )
-from router.storage.schema import workspaces
 from router.storage.database import Clock, Database, utc_now
+from router.storage.schema import workspaces
 
 log = logging.getLogger(__name__)
 

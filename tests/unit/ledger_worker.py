@@ -44,8 +44,8 @@ def caps(url: str, attempts: int) -> dict[str, int]:
 
 
 def budget(url: str, workspace_id: str, threads: int) -> dict[str, int]:
-    from router.frontier.budgets import BudgetLedger
     from router.core.errors import BudgetExceeded
+    from router.frontier.budgets import BudgetLedger
     from router.storage.database import Database
     from router.storage.workspaces import WorkspaceStore
 

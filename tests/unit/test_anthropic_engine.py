@@ -3,7 +3,12 @@
 import pytest
 
 from models.anthropic_engine import AnthropicEngine
-from router.core.errors import RateLimited, TierUnavailable, UpstreamError, UpstreamTimeout
+from router.core.errors import (
+    RateLimited,
+    TierUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from router.core.generation import GenerationRequest, Message
 
 SYSTEM = "You are a careful assistant who answers in one short sentence."

@@ -21,6 +21,7 @@ ALLOWED = {
     "storage": {"core"},
     "decision": {"core", "storage"},
     "frontier": {"core", "storage"},
+    "outcomes": {"core", "storage", "decision"},
     "admin": {"core", "storage", "frontier"},
     "evaluation": {"core", "decision", "frontier"},
 }

@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from router.frontier.budgets import BudgetLedger, request_cap_error, within_request_cap
 from router.core.config import FrontierConfig
 from router.core.errors import BudgetExceeded
+from router.frontier.budgets import BudgetLedger, request_cap_error, within_request_cap
 from router.frontier.pricing import PriceBook
 from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 from tests.unit.ledger_worker import run_in_processes

@@ -2,8 +2,8 @@
 
 from datetime import UTC, datetime
 
-from router.frontier.caps import DailyCaps
 from router.core.config import FrontierConfig
+from router.frontier.caps import DailyCaps
 from tests.unit.ledger_worker import run_in_processes
 
 

@@ -2,9 +2,9 @@ import httpx
 import pytest
 
 from deployments.command_http import post_command
-from router.decision.commands import CommandExecutor, CommandRegistry
 from router.core.config import HttpAction, parse_config
 from router.core.errors import InvalidRequest, NotFound, UpstreamError
+from router.decision.commands import CommandExecutor, CommandRegistry
 from tests.configs import router_config
 
 

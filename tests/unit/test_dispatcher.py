@@ -6,11 +6,7 @@ import json
 import pytest
 
 from router.core.api import ChatCompletionRequest
-from router.decision.classification import Classification, Classifier
-from router.decision.commands import CommandExecutor
 from router.core.config import parse_config
-from router.decision.dispatcher import Dispatcher
-from router.core.tiers import TierEndpoint, TierStatus
 from router.core.errors import (
     InvalidRequest,
     NotFound,
@@ -20,6 +16,10 @@ from router.core.errors import (
     UpstreamError,
 )
 from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
+from router.core.tiers import TierEndpoint, TierStatus
+from router.decision.classification import Classification, Classifier
+from router.decision.commands import CommandExecutor
+from router.decision.dispatcher import Dispatcher
 from tests.configs import router_config
 
 SIMPLE = Classification(intent="factual", requires_reasoning=False, complexity_score=0.1, confidence=0.9,

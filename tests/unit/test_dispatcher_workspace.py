@@ -2,8 +2,8 @@
 
 import pytest
 
-from router.core.tiers import TierEndpoint
 from router.core.errors import RoutingFailure, TierUnavailable
+from router.core.tiers import TierEndpoint
 from tests.unit.test_dispatcher import (
     COMPLEX,
     HARD,

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from deployments.cli import build_parser, main
-from router.evaluation import cli as eval_cli, routing as routing_eval
 from router.core.config import RouterConfig
+from router.evaluation import cli as eval_cli
+from router.evaluation import routing as routing_eval
 from router.evaluation.data import (
     LOCAL_STRONG_MODEL,
     STRONG_MODEL,

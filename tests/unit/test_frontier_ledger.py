@@ -6,9 +6,9 @@ import pytest
 
 from router.core.config import FrontierConfig
 from router.core.errors import BudgetExceeded, RateLimited, TierUnavailable
-from router.frontier.ledger import Admitted, FrontierLedger, Refusal
 from router.core.generation import Message, Usage
 from router.frontier.keys import ProviderKeyStore, generate_master_key, load_cipher
+from router.frontier.ledger import Admitted, FrontierLedger, Refusal
 from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 
 FRONTIER = FrontierConfig(strategy="cheapest_qualified", daily_cap=3, providers=[

@@ -3,7 +3,12 @@
 import logging
 import subprocess
 
-from deployments.gpu import NVIDIA_SMI, parse_nvidia_smi, query_gpus, under_memory_pressure
+from deployments.gpu import (
+    NVIDIA_SMI,
+    parse_nvidia_smi,
+    query_gpus,
+    under_memory_pressure,
+)
 
 # Captured from `nvidia-smi --query-gpu=name,memory.used,memory.total,utilization.gpu,temperature.gpu
 # --format=csv,noheader,nounits` on a workstation with two cards, plus a line as a GB10 (DGX Spark) prints it.

@@ -10,8 +10,8 @@ from sqlalchemy import select, update
 from router.core.config import ConfigInvalid, ProviderConfig
 from router.core.errors import PermissionDenied
 from router.frontier.keys import ProviderKeyStore, generate_master_key, load_cipher
-from router.storage.schema import provider_keys
 from router.storage.database import StorageError
+from router.storage.schema import provider_keys
 from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 
 SECRET = "sk-live-THIS-MUST-NEVER-LEAK-0123456789"

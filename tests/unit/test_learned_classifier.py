@@ -6,9 +6,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.decision.classification import CLASSIFIERS, Classification
-from router.evaluation.fitting import fit
 from router.core.config import ScoreWeights, Thresholds
+from router.decision.classification import CLASSIFIERS, Classification
+from router.decision.features import split_few_shot
+from router.decision.learned_classifier import LearnedClassifier, shipped_params
+from router.decision.scoring import routing_score
 from router.evaluation.data import (
     STRONG_MODEL,
     WEAK_MODEL,
@@ -17,9 +19,7 @@ from router.evaluation.data import (
     read_levelled,
     read_routerbench,
 )
-from router.decision.features import split_few_shot
-from router.decision.learned_classifier import LearnedClassifier, shipped_params
-from router.decision.scoring import routing_score
+from router.evaluation.fitting import fit
 
 EVAL_DATA = Path(__file__).resolve().parents[3] / "shared" / "eval"
 TRAIN_CSV = EVAL_DATA / "routerbench" / "train.csv"

@@ -98,7 +98,7 @@ async def test_a_frontier_provider_on_a_local_model_loads_in_the_background(tiny
         await pool.generate(REQUEST)
     assert (await pool.status()).detail["providers"][0]["state"] == "loading"  # what `serve` waits on
     held_load.set()
-    await pool._members[0].slot.started()
+    await pool.pool.providers[0].slot.started()
     status = await pool.status()
     assert status.available  # the failure seen while loading is not held against it
     assert status.detail["providers"][0]["state"] == "ready"
@@ -109,15 +109,15 @@ async def test_a_frontier_provider_on_a_local_model_loads_in_the_background(tiny
 async def test_a_provider_still_loading_is_not_admitted_so_nothing_is_reserved_or_marked_down(tiny_checkpoint,
                                                                                              held_load):
     pool = FrontierPoolServer(config_with(providers=[{**LOCAL_TINY, "model_path": tiny_checkpoint}]))
-    slot = pool._members[0].slot
+    slot = pool.pool.providers[0].slot
     admitted = []
-    admit = pool._ledger.admit
+    admit = pool.pool.ledger.admit
 
     async def recording_admit(*args, **kwargs):
         admitted.append(args)
         return await admit(*args, **kwargs)
 
-    pool._ledger.admit = recording_admit
+    pool.pool.ledger.admit = recording_admit
     with pytest.raises(TierUnavailable, match="still loading"):
         await pool.generate(REQUEST)
     assert admitted == []  # no budget reservation and no daily-cap slot taken for a refusal made in advance

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from router.core.errors import BudgetExceeded
 from router.frontier.budgets import BudgetLedger
 from router.frontier.caps import DailyCaps
-from router.core.errors import BudgetExceeded
 from router.storage.database import Database
 from router.storage.workspaces import WorkspaceSettings, WorkspaceStore
 

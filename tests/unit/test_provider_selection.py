@@ -4,10 +4,24 @@ from decimal import Decimal
 
 import pytest
 
-from router.frontier.availability import AvailabilityTracker, CooldownTracker, ProviderHealth
-from router.core.config import Capability, FrontierConfig, ProviderConfig, ProviderStrategy
+from router.core.config import (
+    Capability,
+    FrontierConfig,
+    ProviderConfig,
+    ProviderStrategy,
+)
+from router.frontier.availability import (
+    AvailabilityTracker,
+    CooldownTracker,
+    ProviderHealth,
+)
 from router.frontier.pricing import PriceBook
-from router.frontier.providers import STRATEGIES, Requirements, select_providers, strategy_for
+from router.frontier.providers import (
+    STRATEGIES,
+    Requirements,
+    select_providers,
+    strategy_for,
+)
 
 
 def provider(name, quality, context, cost_in=None, cost_out=None, tags=(), caps=()):

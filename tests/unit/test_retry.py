@@ -6,7 +6,12 @@ import pytest
 
 from models.engine import TokenCounters
 from models.retry import SERVER_ERROR, Resilience, RetryPolicy
-from router.core.errors import RateLimited, UpstreamError, UpstreamRejected, UpstreamTimeout
+from router.core.errors import (
+    RateLimited,
+    UpstreamError,
+    UpstreamRejected,
+    UpstreamTimeout,
+)
 
 
 class FakeTime:

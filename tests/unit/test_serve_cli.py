@@ -38,7 +38,11 @@ def test_the_start_up_summary_says_which_tiers_answer_and_why_the_others_do_not(
 
 
 def test_redeploying_over_a_running_router_waits_for_the_new_version(monkeypatch):
-    from ray.serve.schema import ApplicationStatus, ApplicationStatusOverview, ServeStatus
+    from ray.serve.schema import (
+        ApplicationStatus,
+        ApplicationStatusOverview,
+        ServeStatus,
+    )
 
     from deployments import serve_startup
 

@@ -6,8 +6,14 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, inspect
 
+from router.storage.database import (
+    Database,
+    StorageError,
+    database_url,
+    from_nusd,
+    to_nusd,
+)
 from router.storage.schema import MIGRATIONS, Migration, metadata
-from router.storage.database import Database, StorageError, database_url, from_nusd, to_nusd
 
 
 def test_migrations_create_the_schema_from_empty(db_url):
