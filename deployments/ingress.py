@@ -74,7 +74,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     if exc.status_code == 404:
         return error_response(NotFound(f"no route {where}", code="unknown_route"))
     if exc.status_code == 405:
-        allow = (exc.headers or {}).get("allow")
+        allow = next((v for k, v in (exc.headers or {}).items() if k.lower() == "allow"), None)
         return error_response(MethodNotAllowed(f"{where} is not allowed" + (f"; allowed: {allow}" if allow else ""),
                                                allow=allow))
     return error_response(InvalidRequest(f"{where}: {exc.detail}", code=f"http_{exc.status_code}"))

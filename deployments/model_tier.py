@@ -9,7 +9,8 @@ it. Weights load in the background (``EngineSlot``), started by the first async 
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from deployments.engine_slot import EngineSlot
@@ -23,7 +24,7 @@ from router.core.config import (
 )
 from router.core.errors import RouterError, TierUnavailable
 from router.core.generation import Generation, GenerationRequest, StreamDelta
-from router.core.tiers import TierStatus
+from router.core.tiers import TierStatus, tier_limits
 
 log = logging.getLogger("ray.serve")
 
@@ -79,28 +80,28 @@ class ModelTierServer:
         return await self.status()
 
     def _limits(self, request: GenerationRequest) -> dict[str, Any]:
-        settings = self._limits_from
-        assert settings is not None
-        max_tokens = min(request.max_tokens or settings.max_tokens, settings.max_tokens)
-        temperature = settings.temperature if request.temperature is None else request.temperature
-        return {"max_tokens": max_tokens, "temperature": temperature}
+        assert self._limits_from is not None
+        return tier_limits(self._limits_from, request)
+
+    @contextmanager
+    def _marking_down(self) -> Iterator[None]:
+        """A call that finds the model unreachable is fresher news than the last health check."""
+        try:
+            yield
+        except TierUnavailable as exc:
+            self._slot.health.mark_down(exc.message)
+            raise
 
     async def generate(self, request: GenerationRequest) -> Generation:
         engine = self._slot.ready()
-        try:
+        with self._marking_down():
             return await engine.generate(request, **self._limits(request))
-        except TierUnavailable as exc:
-            self._slot.health.mark_down(exc.message)
-            raise
 
     async def generate_stream(self, request: GenerationRequest) -> AsyncIterator[StreamDelta]:
         engine = self._slot.ready()
-        try:
+        with self._marking_down():
             async for delta in engine.stream(request, **self._limits(request)):
                 yield delta
-        except TierUnavailable as exc:
-            self._slot.health.mark_down(exc.message)
-            raise
 
     async def status(self) -> TierStatus:
         health = await self._slot.check()

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from router.core.config import TierSettings
 from router.core.generation import Generation, GenerationRequest, StreamDelta
 
 TIER_NAMES = {0: "command", 1: "micro", 2: "light", 3: "frontier"}
@@ -33,3 +34,10 @@ class TierEndpoint:
     @property
     def name(self) -> str:
         return TIER_NAMES[self.number]
+
+
+def tier_limits(settings: TierSettings, request: GenerationRequest) -> dict[str, Any]:
+    """The ``max_tokens`` and ``temperature`` a tier calls its engine with: the request's, within the tier's."""
+    max_tokens = min(request.max_tokens or settings.max_tokens, settings.max_tokens)
+    temperature = settings.temperature if request.temperature is None else request.temperature
+    return {"max_tokens": max_tokens, "temperature": temperature}

@@ -9,7 +9,7 @@ self-assessment can escalate a finished answer to Tier 3.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,10 @@ class StreamingCompletion:
     rest: AsyncIterator[StreamDelta]
 
 
+# One tier's attempt at a request: an answer, or None when Tier 2 judged its own not good enough.
+_AnswerAt = Callable[[Plan, int, ChatCompletionRequest], Awaitable[Completion | StreamingCompletion | None]]
+
+
 class Dispatcher:
     def __init__(self, config: RouterConfig, commands: CommandExecutor, tiers: dict[int, TierEndpoint],
                  classifier: Classifier | None = None, *, local_admission: bool = True) -> None:
@@ -99,19 +103,9 @@ class Dispatcher:
         plan = await self.planner.plan(request, request_id, headers or {}, workspace=workspace)
         if plan.command is not None or plan.action is not None:
             return await self._run_command(plan)
-        for number in self._tiers_from(plan):
-            try:
-                answer = await self._answer(plan, number, request)
-            except Exception as exc:  # noqa: BLE001 - every failure is recorded, then escalated or raised
-                self._escalate_or_raise(plan, number, exc)
-                continue
-            if answer is None:  # Tier 2 judged its own answer not good enough
-                continue
-            return self._completion(plan, number, answer)
-        fallback = await self._fallback(plan, request)
-        if fallback is not None:
-            return fallback
-        raise self._failure(plan)
+        result = await self._walk(plan, request, self._whole_answer)
+        assert isinstance(result, Completion)
+        return result
 
     async def stream(self, request: ChatCompletionRequest, request_id: str,
                      headers: Mapping[str, str] | None = None, *,
@@ -121,24 +115,37 @@ class Dispatcher:
         plan = await self.planner.plan(request, request_id, headers or {}, workspace=workspace)
         if plan.command is not None or plan.action is not None:
             return await self._run_command(plan)
+        result = await self._walk(plan, request, self._streamed_answer)
+        return result if isinstance(result, StreamingCompletion) else _as_stream(result)
+
+    async def _walk(self, plan: Plan, request: ChatCompletionRequest,
+                    answer_at: _AnswerAt) -> Completion | StreamingCompletion:
+        """Tiers in order until one answers; then Tier 2's kept answer or a lower-tier fallback; else the failure."""
         for number in self._tiers_from(plan):
             try:
-                if number == 2:
-                    answer = await self._answer(plan, 2, request)
-                    if answer is None:
-                        continue
-                    return _as_stream(self._completion(plan, 2, answer))
-                first, rest = await self._first_delta(plan, number, request)
-            except Exception as exc:  # noqa: BLE001
+                result = await answer_at(plan, number, request)
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded, then escalated or raised
                 self._escalate_or_raise(plan, number, exc)
                 continue
-            if first.skipped:
-                plan.reasons.append(f"tier {number} passed over: " + "; ".join(first.skipped))
-            return StreamingCompletion(self._decision(plan, number, first.provider, first.model), first, rest)
+            if result is not None:  # None: Tier 2 judged its own answer not good enough
+                return result
         fallback = await self._fallback(plan, request)
         if fallback is not None:
-            return _as_stream(fallback)
+            return fallback
         raise self._failure(plan)
+
+    async def _whole_answer(self, plan: Plan, number: int, request: ChatCompletionRequest) -> Completion | None:
+        answer = await self._answer(plan, number, request)
+        return None if answer is None else self._completion(plan, number, answer)
+
+    async def _streamed_answer(self, plan: Plan, number: int,
+                               request: ChatCompletionRequest) -> Completion | StreamingCompletion | None:
+        if number == 2:  # graded whole before anything is sent
+            return await self._whole_answer(plan, number, request)
+        first, rest = await self._first_delta(plan, number, request)
+        if first.skipped:
+            plan.reasons.append(f"tier {number} passed over: " + "; ".join(first.skipped))
+        return StreamingCompletion(self._decision(plan, number, first.provider, first.model), first, rest)
 
     def _completion(self, plan: Plan, number: int, answer: Generation) -> Completion:
         if answer.skipped:

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from router.core.config import ProviderConfig, TierSettings
 from router.core.errors import ESCALATABLE_ERRORS, RouterError, TierUnavailable
 from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
-from router.core.tiers import TierStatus
+from router.core.tiers import TierStatus, tier_limits
 from router.frontier.keys import ProviderCredential
 from router.frontier.ledger import Admitted, FrontierLedger, Refusal
 from router.frontier.providers import strategy_for
@@ -164,7 +164,7 @@ class FrontierPool:
         if not self.providers:
             raise TierUnavailable(NOT_CONFIGURED, code="not_configured")
         workspace = await self._workspace(request)
-        limits = self._limits(request)
+        limits = tier_limits(self.settings, request)  # each provider then clips max_tokens to its context
         plan = self.ledger.plan(workspace, request.messages, max_tokens=limits["max_tokens"],
                                 min_completion_tokens=request.max_tokens or 1)
         refusals: list[Refusal] = []
@@ -186,12 +186,6 @@ class FrontierPool:
             yield _Attempt(self, provider, admitted, self._engine_for(provider, admitted.credential), call_limits,
                            tried)
         raise self.ledger.exhausted(plan, refusals, tried.failures)
-
-    def _limits(self, request: GenerationRequest) -> dict[str, Any]:
-        """The tier's limits for this request, before each provider clips max_tokens to its context."""
-        max_tokens = min(request.max_tokens or self.settings.max_tokens, self.settings.max_tokens)
-        temperature = self.settings.temperature if request.temperature is None else request.temperature
-        return {"max_tokens": max_tokens, "temperature": temperature}
 
     async def _workspace(self, request: GenerationRequest) -> Workspace:
         if request.workspace_id is None:

@@ -83,7 +83,8 @@ class Ending:
             operation=self._operation, streamed=self._handed_to_stream, status=status, decision=decision,
             tier=None if decision is None else decision.tier,
             tier_path=tier_path(escalations, None if decision is None else decision.tier),
-            provider=None if decision is None else decision.provider, model=None if decision is None else decision.model,
+            provider=None if decision is None else decision.provider,
+            model=None if decision is None else decision.model,
             latency_s=self._elapsed(), error_code=code, http_status=http_status, error_message=message,
             escalations=escalations,
         ))

@@ -149,6 +149,14 @@ def test_unknown_routes_and_methods_get_openai_error_bodies(router_url):
     assert wrong_method.status_code == 405 and "error" in wrong_method.json()
 
 
+def test_a_wrong_method_names_the_methods_the_path_allows(router_url):
+    wrong_method = httpx.get(f"{router_url}/v1/chat/completions")
+    assert wrong_method.headers["allow"] == "POST"
+    error = wrong_method.json()["error"]
+    assert (error["code"], error["type"]) == ("method_not_allowed", "invalid_request_error")
+    assert "GET /v1/chat/completions is not allowed" in error["message"]
+
+
 def test_another_ray_job_gets_the_same_operations_and_errors_through_the_app_handle(router_url):
     from ray import serve
 

@@ -1,4 +1,6 @@
 import pickle
+import re
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +31,14 @@ def test_rate_limited_keeps_retry_after_across_pickling_and_sends_it_as_a_header
     copy = pickle.loads(pickle.dumps(errors.RateLimited("slow down", retry_after=2.4)))
     assert copy.retry_after == 2.4
     assert copy.headers() == {"retry-after": "2"}
+
+
+def test_no_module_outside_the_error_tree_writes_an_error_body_by_hand():
+    """Only RouterError.to_body() makes {"error": ...}: the ingress, the SSE error event and the engines all
+    go through it, so every body has the same shape and a precise code."""
+    root = Path(errors.__file__).parents[2]
+    hand_made = re.compile(r"""["']error["']\s*:\s*\{""")
+    found = [str(path.relative_to(root)) for package in ("router", "models", "deployments")
+             for path in sorted((root / package).rglob("*.py"))
+             if path.name != "errors.py" and hand_made.search(path.read_text())]
+    assert found == []

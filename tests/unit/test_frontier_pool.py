@@ -37,7 +37,8 @@ def store(db):
 
 
 def make_pool(db, store, *providers: FakeProvider, daily_cap: int = 10) -> FrontierPool:
-    frontier = FrontierConfig(strategy="cheapest_qualified", daily_cap=daily_cap, providers=[p.config for p in providers])
+    frontier = FrontierConfig(strategy="cheapest_qualified", daily_cap=daily_cap,
+                              providers=[p.config for p in providers])
     keys = ProviderKeyStore(db, load_cipher({"TIERED_ROUTER_MASTER_KEY": generate_master_key()}), environ={})
     return FrontierPool(list(providers), FrontierLedger(frontier, db, keys), store, SETTINGS)
 
@@ -96,7 +97,8 @@ async def test_an_unreachable_provider_is_marked_down_before_the_next_one_answer
 
 
 async def test_over_budget_everywhere_is_402_and_no_engine_is_called(db, store):
-    cheap, premium = FakeProvider(CHEAP, ScriptedEngine("cheap", ["a"])), FakeProvider(PREMIUM, ScriptedEngine("p", ["b"]))
+    cheap = FakeProvider(CHEAP, ScriptedEngine("cheap", ["a"]))
+    premium = FakeProvider(PREMIUM, ScriptedEngine("p", ["b"]))
     pool = make_pool(db, store, cheap, premium)
     workspace = store.create("poor", WorkspaceSettings(monthly_budget_usd=Decimal("0.0001"))).workspace
     with pytest.raises(BudgetExceeded) as caught:
