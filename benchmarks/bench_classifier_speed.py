@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from router.core.config import ScoreWeights  # noqa: E402
-from router.evaluation.data import read_levelled, read_routerbench  # noqa: E402
 from router.decision.learned_classifier import LearnedClassifier  # noqa: E402
 from router.decision.scoring import routing_score  # noqa: E402
+from router.evaluation.data import read_levelled, read_routerbench  # noqa: E402
 
 
 def prompts(data_dir: Path) -> list[str]:

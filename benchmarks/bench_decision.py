@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 from router.core.api import ChatCompletionRequest
-from router.decision.classification import load_classifier
 from router.core.config import RouterConfig
+from router.decision.classification import load_classifier
 from router.evaluation.data import read_routerbench
 from router.evaluation.offline import offline_dispatcher
 

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from router.core.config import RouterConfig  # noqa: E402
-from router.evaluation.data import read_levelled, read_routerbench  # noqa: E402
 from router.decision.learned_classifier import LearnedClassifier  # noqa: E402
+from router.evaluation.data import read_levelled, read_routerbench  # noqa: E402
 from router.evaluation.routing import (  # noqa: E402
     classify_records,
     format_report,

@@ -26,7 +26,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from router.evaluation.data import STRONG_MODEL, WEAK_MODEL, RoutingRecord, read_routerbench  # noqa: E402
+from router.evaluation.data import (  # noqa: E402
+    STRONG_MODEL,
+    WEAK_MODEL,
+    RoutingRecord,
+    read_routerbench,
+)
 from router.evaluation.metrics import evaluate_binary, oracle_binary  # noqa: E402
 from router.evaluation.routing import fold_ids  # noqa: E402
 

@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from router.evaluation.fitting import fit  # noqa: E402
 from router.evaluation.data import file_sha256, read_routerbench  # noqa: E402
+from router.evaluation.fitting import fit  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "eval" / "routerbench" / "train.csv"
 DEFAULT_OUTPUT = ROOT / "router" / "data" / "learned_classifier.json"

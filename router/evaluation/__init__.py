@@ -3,5 +3,5 @@
 (``fitting``), routing a file of prompts without generating (``offline``) and the ``tiered-router eval``
 CLI (``cli``).
 
-May import: core, decision, frontier.
+May import: core, decision, frontier, cascade.
 """

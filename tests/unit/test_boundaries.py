@@ -19,11 +19,12 @@ ROOT = Path(router.__file__).parent
 ALLOWED = {
     "core": set(),
     "storage": {"core"},
-    "decision": {"core", "storage"},
+    "cascade": {"core"},
+    "decision": {"core", "storage", "cascade"},
     "frontier": {"core", "storage"},
     "outcomes": {"core", "storage", "decision"},
     "admin": {"core", "storage", "frontier"},
-    "evaluation": {"core", "decision", "frontier"},
+    "evaluation": {"core", "decision", "frontier", "cascade"},
 }
 OUTSIDE_ROUTER = {"models.kinds"}  # the engine-kind table: standard library only
 
