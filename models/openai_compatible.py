@@ -16,6 +16,7 @@ import httpx
 from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import UNREACHABLE, Resilience, RetryPolicy
+from models.samples import sample, topped_up
 from models.upstream_errors import (
     error_for_status,
     probe_health,
@@ -78,12 +79,19 @@ class OpenAICompatibleEngine(Engine):
             body["stop"] = request.stop
         if request.json_schema is not None:
             body["response_format"] = json_schema_format(request.json_schema)
+        if request.n > 1 and not stream:
+            body["n"] = request.n
         if stream:
             body["stream_options"] = {"include_usage": True}
         return body
 
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
-        return await self._resilience.generate(lambda: self._generate_once(request, max_tokens, temperature))
+        answer = await self._resilience.generate(lambda: self._generate_once(request, max_tokens, temperature))
+
+        async def one(single: GenerationRequest) -> Generation:
+            return await self.generate(single, max_tokens=max_tokens, temperature=temperature)
+
+        return await topped_up(answer, request, one)  # servers that ignore n (Ollama) get concurrent calls
 
     async def stream(
         self, request: GenerationRequest, *, max_tokens: int, temperature: float
@@ -102,13 +110,15 @@ class OpenAICompatibleEngine(Engine):
             content = message.get("content") or ""
             usage = _usage(payload.get("usage"))
             finish_reason = choice.get("finish_reason") or "stop"
+            others = [sample(c["message"].get("content") or "", c.get("finish_reason"))
+                      for c in payload["choices"][1:request.n]]
         except (KeyError, IndexError, TypeError) as exc:
             raise UpstreamError(f"{self.provider}: malformed chat completion from {self.base_url}: missing {exc}") from None
         answer, reasoning = split_reasoning(content)
         reasoning = message.get("reasoning_content") or message.get("reasoning") or reasoning
         return Generation(
             text=answer, reasoning=reasoning, usage=usage, finish_reason=finish_reason,
-            model=payload.get("model") or self.model, provider=self.provider,
+            model=payload.get("model") or self.model, provider=self.provider, samples=others,
         )
 
     async def _stream_once(

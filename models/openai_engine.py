@@ -18,6 +18,7 @@ import openai
 from models.openai_compatible import json_schema_format
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import UNREACHABLE
+from models.samples import sample
 from models.sdk_engine import SdkEngine
 from models.upstream_errors import (
     error_for_status,
@@ -35,6 +36,8 @@ from router.core.generation import Generation, GenerationRequest, StreamDelta, U
 
 
 class OpenAIEngine(SdkEngine):
+    accepts_n = True
+
     def _make_client(self, *, api_key: str, base_url: str | None, timeout_s: float) -> Any:
         return openai.AsyncOpenAI(api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0)
 
@@ -49,6 +52,8 @@ class OpenAIEngine(SdkEngine):
             params["stop"] = request.stop
         if request.json_schema is not None:
             params["response_format"] = json_schema_format(request.json_schema)
+        if request.n > 1:
+            params["n"] = request.n
         return params
 
     async def _create(self, params: dict[str, Any]) -> Any:
@@ -65,6 +70,7 @@ class OpenAIEngine(SdkEngine):
         return Generation(
             text=answer, reasoning=reasoning, usage=_usage(completion.usage),
             finish_reason=choice.finish_reason or "stop", model=completion.model or self.model, provider=self.provider,
+            samples=[sample(c.message.content or "", c.finish_reason) for c in completion.choices[1:]],
         )
 
     async def _stream_once(self, params: dict[str, Any]) -> AsyncIterator[StreamDelta]:

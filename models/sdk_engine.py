@@ -14,6 +14,7 @@ from typing import Any, Self
 
 from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.retry import Resilience, RetryPolicy
+from models.samples import concurrent_samples
 from models.upstream_errors import probe_health, translated
 from router.core.errors import RouterError
 from router.core.generation import Generation, GenerationRequest, StreamDelta
@@ -66,7 +67,12 @@ class SdkEngine(Engine):
     def _error(self, exc: Exception) -> RouterError:
         """This SDK's exception as one of ours."""
 
+    accepts_n = False  # whether the API returns n choices for one call
+
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
+        if request.n > 1 and not self.accepts_n:
+            return await concurrent_samples(
+                lambda single: self.generate(single, max_tokens=max_tokens, temperature=temperature), request)
         params = self._params(request, max_tokens, temperature)
 
         async def once() -> Generation:

@@ -19,6 +19,7 @@ from typing import Any, Self
 from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.local_prompt import chat_prompt_ids, completion_room
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
+from models.samples import sample
 from models.stop_strings import StopStringTrimmer, cut_at_stop
 from router.core.errors import RouterError, TierUnavailable, UpstreamError
 from router.core.generation import Generation, GenerationRequest, StreamDelta, Usage
@@ -75,14 +76,16 @@ class TransformersEngine(Engine):
         prompt_ids, max_new = self._prepare(request, max_tokens)
         async with self._one_at_a_time:
             with self._translate():
-                new_ids = await asyncio.to_thread(self._run, prompt_ids, max_new, temperature, request.stop, None, None)
-        text = cut_at_stop(self._tokenizer.decode(new_ids, skip_special_tokens=True), request.stop)
-        usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=len(new_ids))
+                sequences = await asyncio.to_thread(self._run, prompt_ids, max_new, temperature, request.stop, None,
+                                                    None, request.n)
+        texts = [cut_at_stop(self._tokenizer.decode(ids, skip_special_tokens=True), request.stop) for ids in sequences]
+        usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=sum(len(ids) for ids in sequences))
         self.counters.record(usage)
-        answer, reasoning = split_reasoning(text)
+        answer, reasoning = split_reasoning(texts[0])
         return Generation(
-            text=answer, reasoning=reasoning, usage=usage, finish_reason=self._finish_reason(new_ids, max_new),
+            text=answer, reasoning=reasoning, usage=usage, finish_reason=self._finish_reason(sequences[0], max_new),
             model=self.model, provider=self.provider, latency_s=time.perf_counter() - started,
+            samples=[sample(text, self._finish_reason(ids, max_new)) for text, ids in zip(texts[1:], sequences[1:])],
         )
 
     async def stream(
@@ -107,7 +110,7 @@ class TransformersEngine(Engine):
                 if answer or reasoning:
                     yield StreamDelta(text=answer, reasoning=reasoning, model=self.model, provider=self.provider)
             with self._translate():
-                new_ids = await work
+                new_ids = (await work)[0]  # a stream is one sequence
         finally:
             stop.set()  # the caller went away or something failed: stop generating
         usage = Usage(prompt_tokens=len(prompt_ids), completion_tokens=len(new_ids))
@@ -135,8 +138,9 @@ class TransformersEngine(Engine):
         return prompt_ids, completion_room(prompt_ids, self.context_length, max_tokens, self.provider)
 
     def _run(self, prompt_ids: list[int], max_new: int, temperature: float, stop_strings: list[str],
-             streamer: Any, stop: threading.Event | None) -> list[int]:
-        """Blocking: generate in this (worker) thread and return the new token ids."""
+             streamer: Any, stop: threading.Event | None, n: int = 1) -> list[list[int]]:
+        """Blocking: generate in this (worker) thread and return each sequence's new token ids. Greedy
+        decoding (temperature 0) gives one sequence n times: it is decoded once."""
         import torch
         from transformers import (
             GenerationConfig,
@@ -153,6 +157,7 @@ class TransformersEngine(Engine):
             max_new_tokens=max_new, do_sample=temperature > 0, temperature=temperature if temperature > 0 else None,
             eos_token_id=self._model.generation_config.eos_token_id,
             pad_token_id=self._model.generation_config.pad_token_id, stop_strings=stop_strings or None,
+            num_return_sequences=n if temperature > 0 else 1,
         )
         inputs = torch.tensor([prompt_ids], device=self._device)
         with torch.inference_mode():
@@ -160,7 +165,17 @@ class TransformersEngine(Engine):
                 inputs, attention_mask=torch.ones_like(inputs), generation_config=config, streamer=streamer,
                 stopping_criteria=StoppingCriteriaList([_Stopped()]), tokenizer=self._tokenizer,
             )
-        return output[0][len(prompt_ids):].tolist()
+        sequences = [self._trimmed(row[len(prompt_ids):].tolist()) for row in output]
+        return sequences if len(sequences) == n else sequences * n
+
+    def _trimmed(self, ids: list[int]) -> list[int]:
+        """A shorter sequence of a batch ends in padding after its end token: drop the padding."""
+        pad = self._model.generation_config.pad_token_id if self._model is not None else None
+        eos = self._model.generation_config.eos_token_id if self._model is not None else None
+        eos_ids = set(eos if isinstance(eos, list) else [eos])
+        while len(ids) > 1 and ids[-1] == pad and ids[-2] in eos_ids | {pad}:
+            ids = ids[:-1]
+        return ids
 
     def _finish_reason(self, new_ids: list[int], max_new: int) -> str:
         eos = self._model.generation_config.eos_token_id if self._model is not None else None

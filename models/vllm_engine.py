@@ -28,6 +28,7 @@ from models.engine import Engine, EngineBuild, EngineHealth, TokenCounters
 from models.local_prompt import chat_prompt_ids, completion_room
 from models.reasoning import ReasoningStreamSplitter, split_reasoning
 from models.retry import OVERLOADED
+from models.samples import sample
 from router.core.errors import (
     ContextTooLong,
     RouterError,
@@ -107,12 +108,13 @@ class VllmEngine(Engine):
         if final is None or not final.outputs:
             raise UpstreamError(f"{self.provider}: vLLM finished the request without an output")
         completion = final.outputs[0]
-        usage = _usage(final, len(completion.token_ids))
+        usage = _usage(final, sum(len(output.token_ids) for output in final.outputs))
         self.counters.record(usage)
         answer, reasoning = split_reasoning(completion.text)
         return Generation(
             text=answer, reasoning=reasoning, usage=usage, finish_reason=completion.finish_reason or "stop",
             model=self.model, provider=self.provider, latency_s=time.perf_counter() - started,
+            samples=[sample(output.text, output.finish_reason) for output in final.outputs[1:]],
         )
 
     async def stream(
@@ -168,6 +170,7 @@ class VllmEngine(Engine):
         assert api is not None
         structured = None if request.json_schema is None else api.StructuredOutputsParams(json=request.json_schema)
         return api.SamplingParams(
+            n=request.n if kind == "FINAL_ONLY" else 1,  # one prefill, n sequences; a stream is one answer
             max_tokens=max_tokens, temperature=temperature, stop=list(request.stop) or None,
             structured_outputs=structured, output_kind=getattr(api.RequestOutputKind, kind),
         )

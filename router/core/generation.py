@@ -32,6 +32,15 @@ class GenerationRequest(BaseModel):
     json_schema: dict[str, Any] | None = Field(
         default=None, description="constrain the output to this JSON schema where the engine supports it"
     )
+    n: int = Field(default=1, ge=1, le=16, description="independent completions of the same prompt (samples)")
+    provider: str | None = Field(default=None, description="Tier 3: only this provider of the pool may answer")
+
+
+class Sample(BaseModel):
+    """One completion beyond the first, when ``n`` asked for several."""
+
+    text: str
+    finish_reason: str = "stop"
 
 
 class Usage(BaseModel):
@@ -69,6 +78,7 @@ class Generation(BaseModel):
     latency_s: float = 0.0
     cost_usd: Decimal | None = Field(default=None, description="the real cost settled against the budget")
     skipped: list[str] = Field(default_factory=list, description="providers passed over before this one, and why")
+    samples: list[Sample] = Field(default_factory=list, description="the other n - 1 completions (usage counts all)")
 
 
 class StreamDelta(BaseModel):

@@ -258,8 +258,10 @@ class FakeAsyncLLM:
             sent_text = text
             yield RequestOutput(
                 request_id=request_id, prompt=None, prompt_token_ids=prompt_ids, prompt_logprobs=None,
-                outputs=[CompletionOutput(index=0, text=out_text, token_ids=out_ids, cumulative_logprob=None,
-                                          logprobs=None, finish_reason=finish, stop_reason=stop_reason)],
+                # n sequences of one prompt: vLLM returns one CompletionOutput per index (here all alike)
+                outputs=[CompletionOutput(index=i, text=out_text, token_ids=out_ids, cumulative_logprob=None,
+                                          logprobs=None, finish_reason=finish, stop_reason=stop_reason)
+                         for i in range(sampling_params.n)],
                 finished=finished, num_cached_tokens=cached, num_cache_creation_tokens=len(prompt_ids) - cached,
             )
             if finished:

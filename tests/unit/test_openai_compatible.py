@@ -124,3 +124,12 @@ def test_stream_splitter_holds_back_tags_cut_across_pieces():
         answer, reasoning = answer + a, reasoning + r
     a, r = splitter.flush()
     assert (answer + a, reasoning + r) == ("Answer", "deep thought")
+
+
+async def test_a_server_that_ignores_n_gets_the_missing_samples_by_concurrent_calls(upstream):
+    engine = engine_for(upstream.base_url)
+    answer = await engine.generate(REQUEST.model_copy(update={"n": 3}), max_tokens=16, temperature=0.7)
+    await engine.close()
+    assert [s.text for s in answer.samples] == [answer.text] * 2
+    assert upstream.requests[0]["n"] == 3 and all("n" not in r for r in upstream.requests[1:])
+    assert len(upstream.requests) == 3 and answer.usage.completion_tokens == 3 * 5

@@ -97,3 +97,11 @@ async def test_a_missing_checkpoint_is_unavailable_with_the_reason(tmp_path):
     assert not health.available and "cannot load" in health.reason
     with pytest.raises(TierUnavailable):
         await engine.generate(REQUEST, max_tokens=4, temperature=0.0)
+
+
+async def test_n_samples_come_from_one_generate_call_and_all_count(engine):
+    answer = await engine.generate(REQUEST.model_copy(update={"n": 3}), max_tokens=6, temperature=0.8)
+    assert len(answer.samples) == 2 and all(s.finish_reason == "length" for s in answer.samples)
+    assert answer.usage.completion_tokens == 3 * 6  # the tiny model runs every sequence to the limit
+    greedy = await engine.generate(REQUEST.model_copy(update={"n": 2}), max_tokens=6, temperature=0.0)
+    assert [s.text for s in greedy.samples] == [greedy.text]  # greedy decoding: the same answer, decoded once

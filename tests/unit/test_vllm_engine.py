@@ -199,3 +199,14 @@ async def test_the_real_engine_generates_streams_and_constrains_json(tiny_checkp
         assert (await engine.health()).available
     finally:
         await engine.close()
+
+
+async def test_n_samples_are_one_request_so_the_prompt_is_prefilled_once(tiny_checkpoint):
+    api = fake_vllm_api(reply="Four.")
+    engine = await started(tiny_checkpoint, api=api, context_length=2048)
+    answer = await engine.generate(REQUEST.model_copy(update={"n": 2}), max_tokens=16, temperature=0.7)
+    (params,) = api.AsyncLLM.seen.sampling_params  # one engine request for both samples
+    assert params.n == 2 and params.temperature == 0.7
+    assert answer.text == "Four." and [s.text for s in answer.samples] == ["Four."]
+    single = await engine.generate(REQUEST, max_tokens=16, temperature=0.7)
+    assert answer.usage.completion_tokens == 2 * single.usage.completion_tokens  # every sample's tokens counted
