@@ -95,6 +95,8 @@ def decision_headers(decision: RoutingDecision) -> dict[str, str]:
         headers["x-router-provider"] = decision.provider
     if decision.routing_score is not None:
         headers["x-router-score"] = f"{decision.routing_score:.4f}"
+    if decision.escalation_score is not None:
+        headers["x-router-escalation-score"] = f"{decision.escalation_score:.4f}"
     return headers
 
 

@@ -116,6 +116,10 @@ class RoutingDecision(BaseModel):
     command: str | None = None
     reasons: list[str] = Field(default_factory=list)
     escalations: list[Escalation] = Field(default_factory=list)
+    escalation_score: float | None = Field(
+        default=None, description="0-1 after a second local opinion: how likely the answer needed a stronger tier")
+    cascade: dict[str, Any] | None = Field(
+        default=None, description="the second-opinion check: form, extracted answers, agreement, score, threshold")
 
 
 REQUEST_ID_HEADER = "x-request-id"

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from models.kinds import ENGINE_KINDS, EngineKind
+from router.core.cascade_settings import CascadeConfig
 from router.core.errors import InvalidRequest
 from router.core.validation import describe_validation_error
 
@@ -325,6 +326,20 @@ class RouterConfig(_Strict):
     commands: list[CommandConfig] = Field(default_factory=list)
     limits: Limits = Field(default_factory=Limits)
     access: AccessConfig = Field(default_factory=AccessConfig)
+    cascade: CascadeConfig = Field(default_factory=CascadeConfig)
+
+    @model_validator(mode="after")
+    def _cascade_provider_is_local(self) -> "RouterConfig":
+        name = self.cascade.provider
+        if name is None:
+            return self
+        provider = next((p for p in self.frontier.providers if p.name == name), None)
+        if provider is None:
+            raise ValueError(f"cascade.second_opinion names provider {name!r}, which is not under frontier.providers")
+        if not {"local", "dgx"} & set(provider.tags):
+            raise ValueError(f"cascade.second_opinion: provider {name!r} is not tagged local or dgx; a second opinion "
+                             "must not pay a cloud bill on every request")
+        return self
 
     @field_validator("commands")
     @classmethod

@@ -5,5 +5,5 @@
 and ``dispatcher`` (walks the tiers, escalating). It receives tiers as plain async callables and never
 performs I/O of its own.
 
-May import: core, storage (the workspace type).
+May import: core, storage (the workspace type), cascade (Tier 2's escalation score).
 """

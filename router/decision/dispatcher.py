@@ -34,6 +34,7 @@ from router.decision.classification import Classifier
 from router.decision.commands import CommandExecutor, CommandResult
 from router.decision.concurrency import TierGate
 from router.decision.planning import Plan, Planner, is_multi_document_synthesis
+from router.decision.second_opinion import Checked, SecondOpinion
 from router.decision.self_assessment import (
     split_assessment,
     with_assessment_instruction,
@@ -78,6 +79,7 @@ class Dispatcher:
         self.gates = {n: TierGate(n, settings[n].concurrency if local_admission else 1_000_000,
                                   settings[n].queue_wait_s) for n in tiers}
         self.planner = Planner(config, commands, classifier, self._call, set(tiers))
+        self.second_opinion = SecondOpinion(config, self._call, set(tiers))
 
     # ---- public operations ------------------------------------------------------------------------
 
@@ -140,7 +142,7 @@ class Dispatcher:
 
     async def _streamed_answer(self, plan: Plan, number: int,
                                request: ChatCompletionRequest) -> Completion | StreamingCompletion | None:
-        if number == 2:  # graded whole before anything is sent
+        if number == 2 or self.second_opinion.applies(number, plan.high):  # judged whole before anything is sent
             return await self._whole_answer(plan, number, request)
         first, rest = await self._first_delta(plan, number, request)
         if first.skipped:
@@ -210,13 +212,42 @@ class Dispatcher:
                 plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2 skipped: {reason}"))
                 return None
         plan.tried.add(number)
-        answer = await self._call(number, self._request_for(plan, number, request))
+        work = self._request_for(plan, number, request)
+        if self.second_opinion.applies(number, plan.high):
+            return self._judged(plan, number, await self.second_opinion.check(
+                number, work, request.last_user_text(), plan.score))
+        answer = await self._call(number, work)
         if number != 2:
             return answer
         text, assessment = split_assessment(answer.text)
         answer = answer.model_copy(update={"text": text})
         if plan.high < 3:
             return answer
+        return self._self_judged(plan, answer, assessment)
+
+    def _judged(self, plan: Plan, number: int, checked: Checked) -> Generation | None:
+        """The escalation score decides; without a second opinion, Tier 2's self-assessment does."""
+        verdict = checked.verdict
+        if verdict is None:
+            plan.reasons.append(f"tier {number}: {checked.problem}; decided on the single answer")
+            if number == 1:
+                return checked.answer
+            return self._self_judged(plan, checked.answer, checked.assessment)
+        plan.cascade = verdict.describe()
+        c = verdict.comparison
+        summary = (f"tier {number} {c.form} answer vs {verdict.source}: agreement {c.agreement:.2f}, "
+                   f"escalation score {verdict.score:.3f}")
+        if not verdict.escalate:
+            plan.reasons.append(f"{summary} < {verdict.threshold}: answered")
+            return checked.answer
+        to_tier = number + 1
+        plan.escalations.append(Escalation(from_tier=number, to_tier=to_tier,
+                                           reason=f"tier {number}: {summary} >= {verdict.threshold}"))
+        if number == 2:
+            plan.escalated_light = checked.answer
+        return None
+
+    def _self_judged(self, plan: Plan, answer: Generation, assessment: Any) -> Generation | None:
         reason = self._light_verdict(assessment)
         if reason is None:
             plan.reasons.append(f"tier 2 self-assessed quality {assessment.quality:.2f}")  # type: ignore[union-attr]
@@ -303,6 +334,8 @@ class Dispatcher:
             classifier=plan.classifier,
             classification=plan.classification.model_dump() if plan.classification else None,
             reasons=reasons, escalations=list(plan.escalations),
+            escalation_score=None if plan.cascade is None else plan.cascade["escalation_score"],  # type: ignore[arg-type]
+            cascade=plan.cascade,
         )
 
     def _escalate_or_raise(self, plan: Plan, number: int, exc: BaseException) -> None:

@@ -62,6 +62,7 @@ class Plan:
     escalated_light: Generation | None = None  # Tier 2's answer when it asked for Tier 3
     lower_tier_fallback: RouterError | None = None  # Tier 3 refused for money or its daily cap
     tried: set[int] = field(default_factory=set)
+    cascade: dict[str, object] | None = None  # the last second-opinion verdict: forms, answers, score
 
 
 class Planner:

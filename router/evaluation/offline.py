@@ -11,6 +11,7 @@ from typing import Any, TextIO
 
 from pydantic import ValidationError
 
+from router.cascade.compare import Candidate, compare
 from router.core.api import ChatCompletionRequest
 from router.core.config import RouterConfig, describe_validation_error
 from router.core.errors import InvalidRequest, RouterError, TierUnavailable
@@ -80,12 +81,49 @@ async def route_lines(dispatcher: Dispatcher, lines: Iterable[str]) -> AsyncIter
             if isinstance(record, dict) and "id" in record:
                 identifier = str(record["id"])
             request = _request(record, line_number)
+            candidates = _candidates(record, line_number)
             decision = await dispatcher.route(request, identifier, use_models=False)
         except RouterError as exc:
             yield {"id": identifier, "error": exc.to_body()["error"]}
             continue
-        yield {"id": identifier, "tier": decision.tier, "routing_score": decision.routing_score,
-               "provider": decision.provider, "reasons": decision.reasons}
+        result: dict[str, Any] = {"id": identifier, "tier": decision.tier, "routing_score": decision.routing_score,
+                                  "provider": decision.provider, "reasons": decision.reasons}
+        if candidates is not None:
+            result.update(_cascade(dispatcher, request.last_user_text(), candidates, decision.routing_score))
+        yield result
+
+
+def _candidates(record: dict[str, Any], line_number: int) -> list[Candidate] | None:
+    """``"candidates": [{"source": ..., "content": ...}, ...]``: the local answer first, then the second opinions."""
+    if "candidates" not in record:
+        return None
+    given = record["candidates"]
+    where = f"line {line_number}: candidates"
+    if not isinstance(given, list) or len(given) < 2:
+        raise InvalidRequest(f"{where} must be a list of at least two answers (the local one, then a second opinion)",
+                             param="candidates")
+    candidates = []
+    for index, item in enumerate(given):
+        if not isinstance(item, dict) or not isinstance(item.get("content"), str):
+            raise InvalidRequest(f"{where}[{index}] must be an object with a string \"content\"",
+                                 param=f"candidates[{index}]")
+        finish = item.get("finish_reason")
+        candidates.append(Candidate(str(item.get("source") or f"candidate {index}"), item["content"],
+                                    finish if isinstance(finish, str) else None))
+    return candidates
+
+
+def _cascade(dispatcher: Dispatcher, prompt: str, candidates: list[Candidate],
+             routing_score: float | None) -> dict[str, Any]:
+    """What the cascade would decide once these answers exist: the score, and answer here or escalate."""
+    scorer = dispatcher.second_opinion.scorer
+    comparison = compare(prompt, candidates)
+    score = scorer.score(comparison, 0.5 if routing_score is None else routing_score, prompt)
+    threshold = dispatcher.config.cascade.threshold
+    return {"escalation_score": round(score, 4),
+            "cascade": {"form": comparison.form, "answers": list(comparison.answers),
+                        "problems": list(comparison.problems), "agreement": comparison.agreement,
+                        "threshold": threshold, "decision": "escalate" if score >= threshold else "answer"}}
 
 
 def route_file(dispatcher: Dispatcher, source: Path, target: TextIO, *, progress: bool = True) -> tuple[int, int]:

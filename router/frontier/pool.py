@@ -169,7 +169,12 @@ class FrontierPool:
                                 min_completion_tokens=request.max_tokens or 1)
         refusals: list[Refusal] = []
         tried = _Tried(notes=[f"{name}: {why}" for name, why in plan.excluded.items()])
-        for candidate in plan.candidates:
+        candidates = plan.candidates
+        if request.provider is not None:  # pinned (a cascade's second opinion): no other provider may answer
+            candidates = [c for c in candidates if c.provider.name == request.provider]
+            if not candidates:
+                tried.notes.append(f"{request.provider}: the only provider this request may use, and not a candidate")
+        for candidate in candidates:
             provider = self._by_name[candidate.provider.name]
             try:
                 provider.ready()  # not admitted while loading or failed: nothing reserved or marked down

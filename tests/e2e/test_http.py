@@ -53,6 +53,20 @@ def test_a_chat_request_escalates_past_an_unreachable_tier_and_says_so(client):
     assert decision["escalations"][0]["from_tier"] == 1 and "cannot reach" in decision["escalations"][0]["reason"]
 
 
+def test_tier_2_checks_its_answer_against_a_resample_over_http(client, light_upstream):
+    before = len(light_upstream.requests)
+    raw = client.chat.completions.with_raw_response.create(
+        model="router", messages=[{"role": "user", "content": "what does a cascade check"}],
+        extra_body={"router": {"preferred_tier": 2}})
+    decision = raw.parse().model_extra["router"]
+    assert raw.headers["x-router-tier"] == "2"  # the echo upstream agrees with itself: no escalation
+    assert float(raw.headers["x-router-escalation-score"]) == decision["escalation_score"] < 0.5
+    assert decision["cascade"]["agreement"] == 1.0 and decision["cascade"]["second_opinion"] == "resample"
+    sent = light_upstream.requests[before:]
+    assert sorted(r.get("n", 1) for r in sent) == [1, 1]  # the answer, and samples - 1 = 1 resample...
+    assert any(r["temperature"] == 0.7 for r in sent)  # ... asked at the cascade's temperature
+
+
 def test_streaming_with_the_official_client(client):
     stream = client.chat.completions.create(
         model="router", messages=[{"role": "user", "content": "stream please"}], stream=True,

@@ -78,6 +78,10 @@ class FixedClassifier(Classifier):
         return self.classification
 
 
+# The self-assessment alone decides (the cascade's second opinion is off): the single-answer decision.
+SINGLE_ANSWER = {"enabled": False}
+
+
 def build(*tiers: ScriptedTier, classification: Classification | None = SIMPLE, **config_changes) -> Dispatcher:
     document = router_config()
     for section, values in config_changes.items():
@@ -135,14 +139,14 @@ async def test_a_high_routing_score_starts_at_tier_3():
 
 async def test_tier_2_low_quality_escalates_to_tier_3():
     one, two, three = tiers((), ("meh" + assessment(0.4),), ())
-    completion = await build(one, two, three, classification=COMPLEX).complete(chat(), "r1")
+    completion = await build(one, two, three, classification=COMPLEX, cascade=SINGLE_ANSWER).complete(chat(), "r1")
     assert completion.decision.tier == 3
     assert "self-assessed quality 0.40 < 0.7" in completion.decision.escalations[-1].reason
 
 
 async def test_tier_2_deep_reasoning_escalates_to_tier_3():
     one, two, three = tiers((), ("long" + assessment(0.9, depth=5),), ())
-    completion = await build(one, two, three, classification=COMPLEX).complete(chat(), "r1")
+    completion = await build(one, two, three, classification=COMPLEX, cascade=SINGLE_ANSWER).complete(chat(), "r1")
     assert completion.decision.tier == 3
     assert "reasoning depth 5 > 3" in completion.decision.escalations[-1].reason
 
@@ -384,7 +388,7 @@ async def test_route_picks_the_lowest_available_tier_without_generating():
 
 async def test_when_tier_3_fails_after_tier_2_asked_for_it_tier_2s_answer_is_kept():
     one, two, three = tiers((), ("best effort" + assessment(0.5),), (UpstreamError("frontier down"),))
-    completion = await build(one, two, three, classification=COMPLEX).complete(chat(), "r")
+    completion = await build(one, two, three, classification=COMPLEX, cascade=SINGLE_ANSWER).complete(chat(), "r")
     assert completion.decision.tier == 2 and completion.text == "best effort"
     assert "kept tier 2's answer" in completion.decision.reasons[-2]
     assert [e.from_tier for e in completion.decision.escalations] == [2, 3]

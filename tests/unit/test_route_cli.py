@@ -35,3 +35,27 @@ def test_route_writes_one_decision_per_line_and_refuses_bad_lines_without_losing
 def test_route_reports_a_missing_input_file(tmp_path, capsys):
     assert main(["route", "--input", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o.jsonl")]) == 2
     assert "no such input file" in capsys.readouterr().err
+
+
+def test_route_scores_lines_with_candidates_and_refuses_bad_candidate_lists(tmp_path):
+    question = "Which gas do plants take in?\nA) oxygen\nB) carbon dioxide\nC) helium\nD) neon\nAnswer:"
+
+    def line(identifier, candidates):
+        return json.dumps({"id": identifier, "prompt": question, "candidates": candidates})
+
+    source = tmp_path / "answers.jsonl"
+    source.write_text("\n".join([
+        line("agree", [{"source": "tier-2", "content": "B"}, {"source": "mixtral", "content": "(B) carbon dioxide"}]),
+        line("differ", [{"source": "tier-2", "content": "B"}, {"source": "mixtral", "content": "C"}]),
+        line("empty", []),
+        line("malformed", [{"source": "tier-2", "content": "B"}, {"source": "mixtral"}]),
+        json.dumps({"id": "plain", "prompt": question}),
+    ]) + "\n")
+    output = tmp_path / "decisions.jsonl"
+    assert main(["route", "--input", str(source), "--output", str(output), "--quiet"]) == 1
+    agree, differ, empty, malformed, plain = (json.loads(x) for x in output.read_text().splitlines())
+    assert agree["cascade"]["answers"] == ["B", "B"] and agree["cascade"]["decision"] == "answer"
+    assert differ["cascade"]["decision"] == "escalate" and differ["escalation_score"] > agree["escalation_score"]
+    assert "routing_score" in agree and agree["cascade"]["form"] == "choice"
+    assert empty["error"]["param"] == "candidates" and malformed["error"]["param"] == "candidates[1]"
+    assert "escalation_score" not in plain and "cascade" not in plain  # lines without candidates: as before
