@@ -173,7 +173,8 @@ class FrontierPool:
         if request.provider is not None:  # pinned (a cascade's second opinion): no other provider may answer
             candidates = [c for c in candidates if c.provider.name == request.provider]
             if not candidates:
-                tried.notes.append(f"{request.provider}: the only provider this request may use, and not a candidate")
+                tried.failures.append(
+                    f"{request.provider}: the only provider this request may use, and not a candidate")
         for candidate in candidates:
             provider = self._by_name[candidate.provider.name]
             try:

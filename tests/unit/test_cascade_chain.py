@@ -146,3 +146,33 @@ async def test_a_slow_second_opinion_times_out_and_the_answer_still_goes_out():
     two = Slow(2, "B" + assessment(0.9), "B")
     completion = await build(two, SamplingTier(3, "B"), timeout_s=0.05).complete(chat(), "r1")
     assert completion.decision.tier == 2 and any("timed out" in r for r in completion.decision.reasons)
+
+
+async def test_a_local_provider_of_the_pool_can_be_the_second_opinion():
+    from tests.configs import provider
+
+    two, three = SamplingTier(2, "B" + assessment(0.9)), SamplingTier(3, "D")
+    document = router_config(providers=[provider("dgx", "http://127.0.0.1:1/v1", tags=["dgx"])])
+    document["cascade"] = {"second_opinion": "provider:dgx"}
+    config = parse_config(document)
+
+    async def status():
+        return {}
+
+    dispatcher = Dispatcher(config, CommandExecutor(config, status=status), {2: two.endpoint, 3: three.endpoint},
+                            classifier=FixedClassifier(COMPLEX))
+    completion = await dispatcher.complete(chat(), "r1")
+    assert three.requests[0].provider == "dgx"  # pinned: no other provider of the pool may answer it
+    assert completion.decision.cascade["answers"] == ["B", "D"] and completion.decision.tier == 3
+
+
+def test_a_cloud_provider_cannot_be_the_second_opinion():
+    import pytest
+
+    from router.core.errors import InvalidRequest
+    from tests.configs import provider
+
+    document = router_config(providers=[provider("cloud", "http://127.0.0.1:1/v1", tags=["cloud"])])
+    document["cascade"] = {"second_opinion": "provider:cloud"}
+    with pytest.raises(InvalidRequest, match="not tagged local or dgx"):
+        parse_config(document)

@@ -199,3 +199,14 @@ def test_the_fakes_have_the_real_interfaces():
         real, fake = getattr(SlotProvider, name), getattr(FakeProvider, name)
         if callable(real):
             assert list(inspect.signature(real).parameters) == list(inspect.signature(fake).parameters), name
+
+
+async def test_a_pinned_provider_is_the_only_one_that_may_answer(db, store):
+    cheap = FakeProvider(CHEAP, ScriptedEngine("cheap", ["c"]))
+    premium = FakeProvider(PREMIUM, ScriptedEngine("p", ["p"]))
+    pool = make_pool(db, store, cheap, premium)
+    workspace = store.create("a").workspace
+    answer = await pool.generate(request_for(workspace, provider="premium"))
+    assert answer.provider == "p" and cheap.engine.calls == []
+    with pytest.raises(TierUnavailable, match="the only provider this request may use"):
+        await pool.generate(request_for(workspace, provider="nobody", request_id="r2"))
