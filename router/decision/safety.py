@@ -28,10 +28,10 @@ def screen(user_texts: list[str], *, max_input_chars: int) -> None:
     if total > max_input_chars:
         raise PromptRejected(
             f"the input is {total} characters; the limit is {max_input_chars} (limits.max_input_chars)",
-            code="prompt_rejected", param="messages",
+            param="messages",
         )
     for text in user_texts:
         lowered = text.lower()
         for reason, needles, pattern in _INJECTION_PATTERNS:
             if any(needle in lowered for needle in needles) and pattern.search(text):
-                raise PromptRejected(f"the input was refused: it {reason}", code="prompt_rejected", param="messages")
+                raise PromptRejected(f"the input was refused: it {reason}", param="messages")

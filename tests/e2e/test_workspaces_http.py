@@ -86,7 +86,8 @@ def test_concurrent_requests_never_overspend_the_monthly_budget_and_the_refused_
     base, _, _ = deployed
     made = admin(base, "POST", "/workspaces", json={"name": "tight"}).json()
     text = "x" * 40  # each request reserves its worst case: (prompt ceiling + 10 tokens) at $1 per 1k tokens
-    probe = ask(base, made["api_key"], text).json()["router"]
+    probe_body = ask(base, made["api_key"], text).json()
+    probe = probe_body["router"]
     budget = Decimal("0.45")  # room for a handful of reservations, far fewer than the 20 sent at once
     admin(base, "PATCH", f"/workspaces/{made['id']}", json={"monthly_budget_usd": str(budget)})
 
@@ -106,4 +107,5 @@ def test_concurrent_requests_never_overspend_the_monthly_budget_and_the_refused_
     spend = admin(base, "GET", f"/workspaces/{made['id']}/spend").json()
     assert Decimal(spend["spent_usd"]) + Decimal(spend["reserved_usd"]) <= budget
     assert Decimal(spend["reserved_usd"]) == 0  # every reservation was settled or released
-    assert probe["cost_usd"] is not None
+    # the probe was billed its real usage at $1 per 1k tokens, prompt and completion alike
+    assert Decimal(probe["cost_usd"]) == Decimal(probe_body["usage"]["total_tokens"]) / 1000

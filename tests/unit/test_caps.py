@@ -21,11 +21,18 @@ def test_allow_then_deny_then_fall_back_to_another_provider_then_to_a_lower_tier
     assert caps.used() == {"*": 3, "a": 1, "b": 2}  # refusals are not counted
 
 
-def test_caps_come_from_the_frontier_config():
-    frontier = FrontierConfig(daily_cap=5, providers=[
-        {"name": "a", "model": "m", "base_url": "http://a/v1", "quality": 0.5, "max_context": 4096,
-         "cost_per_1k_input": 0.001, "cost_per_1k_output": 0.002, "daily_cap": 0}])
-    assert frontier.providers[0].daily_cap == 0
+def test_caps_come_from_the_frontier_config(db):
+    entry = {"model": "m", "base_url": "http://a/v1", "quality": 0.5, "max_context": 4096,
+             "cost_per_1k_input": 0.001, "cost_per_1k_output": 0.002}
+    frontier = FrontierConfig(daily_cap=2, providers=[{**entry, "name": "off", "daily_cap": 0},
+                                                      {**entry, "name": "open"}])
+    off, open_ = frontier.providers
+    caps = DailyCaps(db)
+    refused = caps.take_for(off, frontier)  # a provider cap of 0: never called
+    assert (refused.allowed, refused.refused_by, refused.fallback) == (False, "provider", "next_provider")
+    assert caps.take_for(open_, frontier).allowed and caps.take_for(open_, frontier).allowed
+    full = caps.take_for(open_, frontier)  # the pool's cap of 2, whatever the provider's own
+    assert (full.allowed, full.refused_by) == (False, "aggregate")
 
 
 def test_a_failed_call_gives_its_slot_back(db):

@@ -1,8 +1,8 @@
 """``tests/fakes/fake_vllm.py`` is checked against vLLM 0.33's own source.
 
 vLLM cannot be installed here (its wheel is CUDA-only), so its source is read, not imported: when the
-wheel is on disk (``pip download --no-deps vllm==0.33.0 -d /tmp/vllm-wheel``, or ``VLLM_WHEEL`` naming the
-file) the signatures are parsed from it with ``ast``; otherwise the test compares against
+wheel is on disk (``scripts/setup-test-deps.sh`` puts it in ``~/.cache/tiered-router/wheels``; or
+``VLLM_WHEEL`` names the file) the signatures are parsed from it with ``ast``; otherwise the test compares against
 ``RECORDED_0_33``, which was parsed from that wheel the same way, and a second test (skipped without the
 wheel) keeps the record honest.
 """
@@ -28,8 +28,13 @@ EXCEPTIONS = {"vllm/exceptions.py": ("VLLMError", "VLLMClientError", "VLLMServer
               "vllm/v1/engine/exceptions.py": ("EngineGenerateError", "EngineDeadError")}
 
 
+WHEEL_DIRS = (os.environ.get("TIERED_ROUTER_WHEELS") or os.path.expanduser("~/.cache/tiered-router/wheels"),
+              "/tmp/vllm-wheel")  # the first is where scripts/setup-test-deps.sh puts it
+
+
 def _wheel() -> str | None:
-    found = os.environ.get("VLLM_WHEEL") or next(iter(glob.glob("/tmp/vllm-wheel/vllm-0.33.0-*.whl")), None)
+    found = os.environ.get("VLLM_WHEEL") or next(
+        (w for d in WHEEL_DIRS for w in sorted(glob.glob(os.path.join(d, "vllm-0.33.0-*.whl")))), None)
     return found if found and os.path.isfile(found) else None
 
 

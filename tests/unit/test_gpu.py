@@ -1,6 +1,7 @@
 """nvidia-smi output parsed into GPU status; a missing nvidia-smi is no GPU, not an error."""
 
 import logging
+import shutil
 import subprocess
 
 from deployments.gpu import (
@@ -57,5 +58,9 @@ def test_a_failing_nvidia_smi_means_no_gpus_and_a_working_one_is_parsed():
     assert len(query_gpus(run=working)) == 3
 
 
-def test_the_real_call_on_this_machine_does_not_raise():
-    assert isinstance(query_gpus(timeout_s=10), list)
+def test_the_real_call_on_this_machine_reports_what_is_there():
+    gpus = query_gpus(timeout_s=10)
+    if shutil.which(NVIDIA_SMI[0]) is None:
+        assert gpus == []  # no driver here: nothing, and no exception
+    else:
+        assert gpus and all(g.memory_total_mib > 0 for g in gpus)
