@@ -23,13 +23,16 @@ class ScriptedEngine:
                  fail_after: int = 0) -> None:
         self.provider, self.words, self.error, self.fail_after = provider, words, error, fail_after
         self.calls: list[dict] = []
+        self.requests: list[GenerationRequest] = []
         self.closed = False
+        self.sends_usage = True  # False: the stream ends without the final usage delta (some servers do)
 
     def _usage(self, request: GenerationRequest) -> Usage:
         return Usage(prompt_tokens=1_000, completion_tokens=len(self.words))
 
     async def generate(self, request: GenerationRequest, *, max_tokens: int, temperature: float) -> Generation:
         self.calls.append({"max_tokens": max_tokens, "temperature": temperature})
+        self.requests.append(request)
         if self.error is not None:
             raise self.error
         return Generation(text=" ".join(self.words), usage=self._usage(request), finish_reason="stop",
@@ -38,14 +41,16 @@ class ScriptedEngine:
     async def stream(self, request: GenerationRequest, *, max_tokens: int,
                      temperature: float) -> AsyncIterator[StreamDelta]:
         self.calls.append({"max_tokens": max_tokens, "temperature": temperature})
+        self.requests.append(request)
         for index, word in enumerate(self.words):
             if self.error is not None and index == self.fail_after:
                 raise self.error
             yield StreamDelta(text=word, model=f"{self.provider}-model", provider=self.provider)
         if self.error is not None:
             raise self.error
-        yield StreamDelta(usage=self._usage(request), finish_reason="stop", model=f"{self.provider}-model",
-                          provider=self.provider)
+        if self.sends_usage:
+            yield StreamDelta(usage=self._usage(request), finish_reason="stop", model=f"{self.provider}-model",
+                              provider=self.provider)
 
     async def close(self) -> None:
         self.closed = True

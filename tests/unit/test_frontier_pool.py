@@ -132,6 +132,7 @@ async def test_a_stream_that_fails_before_any_output_falls_back_and_says_so(db, 
     workspace = store.create("a").workspace
     deltas = [d async for d in pool.stream(request_for(workspace))]
     assert deltas[0].provider == "premium" and deltas[0].skipped == ["cheap: 502 upstream"]
+    assert [d.skipped for d in deltas[1:]] == [[], []]  # said once, on the first delta
     assert spend(pool, workspace) == (PREMIUM_COST, 0, 1)
 
 
@@ -210,3 +211,16 @@ async def test_a_pinned_provider_is_the_only_one_that_may_answer(db, store):
     assert answer.provider == "p" and cheap.engine.calls == []
     with pytest.raises(TierUnavailable, match="the only provider this request may use"):
         await pool.generate(request_for(workspace, provider="nobody", request_id="r2"))
+
+
+async def test_a_stream_that_ends_without_usage_still_settles_and_releases_nothing_twice(db, store):
+    engine = ScriptedEngine("cheap", ["a", "b"])
+    engine.sends_usage = False
+    pool = make_pool(db, store, FakeProvider(CHEAP, engine))
+    workspace = store.create("a").workspace
+    request = request_for(workspace)
+    deltas = [d async for d in pool.stream(request)]
+    assert [d.text for d in deltas] == ["a", "b"]  # no final delta to carry a cost
+    assert engine.requests == [request]  # the engine got the caller's request itself
+    assert spend(pool, workspace) == (0, 0, 0)  # settled at zero usage: nothing held, nothing failed
+    assert pool.ledger.budgets.spend(workspace).settled_requests == 1

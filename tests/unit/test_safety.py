@@ -19,7 +19,7 @@ def test_injection_patterns_are_refused_with_the_reason(text, reason):
     with pytest.raises(PromptRejected) as caught:
         screen([text], max_input_chars=10_000)
     assert caught.value.status_code == 400 and caught.value.code == "prompt_rejected"
-    assert reason in caught.value.message
+    assert reason in caught.value.message and caught.value.param == "messages"  # where the client looks
 
 
 @pytest.mark.parametrize(
