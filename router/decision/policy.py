@@ -69,8 +69,8 @@ def apply_workspace(bounds: Bounds, settings: WorkspaceSettings, name: str) -> B
     wished = bounds.preferred is not None or settings.default_tier is not None
     preferred = plan.start_tier if wished else None
     reasons = bounds.reasons + [f"workspace {name}: {r}" for r in plan.reasons]
-    if (plan.min_tier, plan.max_tier) != (1, 3):
-        reasons.append(f"workspace {name} allows tiers {plan.min_tier}..{plan.max_tier}")
+    if (settings.min_tier, settings.max_tier) != (1, 3):  # the workspace's own limit, not the caller's
+        reasons.append(f"workspace {name} allows tiers {settings.min_tier}..{settings.max_tier}")
     return Bounds(plan.min_tier, plan.max_tier, preferred, reasons, settings.enable_auto_escalation)
 
 
