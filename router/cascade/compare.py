@@ -30,6 +30,7 @@ class Comparison:
     problems: tuple[str | None, ...]  # why a candidate cannot count: refused, empty, truncated, no answer
     agreement: float  # 0-1: how far the others agree with the first, on average
     agreeing: int  # how many of the others give the first's answer
+    sources: tuple[str, ...] = ()  # where each answer came from, in order
 
     @property
     def usable(self) -> bool:
@@ -48,7 +49,8 @@ def compare(prompt: str, candidates: Sequence[Candidate]) -> Comparison:
         for c, answer, problem in zip(candidates[1:], answers[1:], problems[1:], strict=True)
     ]
     agreement = sum(similarities) / len(similarities) if similarities else 0.0
-    return Comparison(form, answers, problems, round(agreement, 6), sum(1 for s in similarities if s >= 0.999))
+    return Comparison(form, answers, problems, round(agreement, 6), sum(1 for s in similarities if s >= 0.999),
+                      tuple(c.source for c in candidates))
 
 
 def _extract(form: AnswerForm, content: str, choices: dict[str, str]) -> str | None:

@@ -37,7 +37,7 @@ class Verdict:
 
     def describe(self) -> dict[str, object]:
         c = self.comparison
-        return {"second_opinion": self.source, "form": c.form, "answers": list(c.answers),
+        return {"second_opinion": self.source, "form": c.form, "sources": list(c.sources), "answers": list(c.answers),
                 "problems": list(c.problems), "agreement": c.agreement, "escalation_score": round(self.score, 4),
                 "threshold": self.threshold, "escalate": self.escalate, "cost_usd": str(self.cost_usd),
                 "completion_tokens": self.usage.completion_tokens}

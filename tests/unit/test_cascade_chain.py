@@ -176,3 +176,85 @@ def test_a_cloud_provider_cannot_be_the_second_opinion():
     document["cascade"] = {"second_opinion": "provider:cloud"}
     with pytest.raises(InvalidRequest, match="not tagged local or dgx"):
         parse_config(document)
+
+
+async def test_the_decision_records_the_whole_verdict():
+    two = SamplingTier(2, "B" + assessment(0.9), "B" + assessment(0.9), "C")
+    completion = await build(two, SamplingTier(3, "B"), samples=3).complete(chat(), "r1")
+    cascade = completion.decision.cascade
+    assert two.requests[1].n == 2  # samples - 1 more, in one request
+    assert cascade == {"second_opinion": "resample", "form": "choice",
+                       "sources": ["tier-2", "resample 1", "resample 2"], "answers": ["B", "B", "C"],
+                       "problems": [None, None, None], "agreement": 0.5,
+                       "escalation_score": completion.decision.escalation_score, "threshold": 0.5,
+                       "escalate": completion.decision.tier == 3, "cost_usd": "0.00014",
+                       "completion_tokens": 4}
+
+
+async def test_the_models_own_grade_moves_the_score_both_ways():
+    async def score(reply: str) -> float:
+        two = SamplingTier(2, reply, "B")
+        return (await build(two, SamplingTier(3, "B")).complete(chat(), "r")).decision.escalation_score
+
+    confident, doubtful = await score("B" + assessment(0.99)), await score("B" + assessment(0.05))
+    asked = await score("B" + assessment(0.99, escalate=True))
+    assert confident < doubtful and confident < asked
+
+
+async def test_a_primary_answer_cut_off_by_max_tokens_counts_as_a_problem():
+    class Truncating(SamplingTier):
+        async def generate(self, request):
+            answer = await super().generate(request)
+            return answer if request.n > 1 or request.temperature else answer.model_copy(
+                update={"finish_reason": "length"})
+
+    completion = await build(Truncating(2, "B" + assessment(0.9), "B"), SamplingTier(3, "B")).complete(chat(), "r")
+    assert completion.decision.cascade["problems"][0] == "truncated" and completion.decision.tier == 3
+
+
+async def test_a_second_opinion_that_cannot_be_had_says_why_and_the_single_answer_decides():
+    two = SamplingTier(2, "B" + assessment(0.9))
+    micro_missing = await build(two, SamplingTier(3, "B"), second_opinion="tier-1").complete(chat(), "r")
+    assert any("tier 1 cannot give a second opinion here" in r for r in micro_missing.decision.reasons)
+
+    class Broken(SamplingTier):
+        async def generate(self, request):
+            if request.temperature == 0.7:
+                raise RuntimeError("bug")
+            return await super().generate(request)
+
+    broken = await build(Broken(2, "B" + assessment(0.9), "B"), SamplingTier(3, "B")).complete(chat(), "r")
+    assert any("second opinion (resample) failed: RuntimeError" in r for r in broken.decision.reasons)
+    assert broken.decision.tier == 2
+
+
+async def test_nothing_is_checked_where_the_answer_cannot_go_higher():
+    two = SamplingTier(2, "B" + assessment(0.9), "C")
+    request = ChatCompletionRequest.model_validate({"messages": [{"role": "user", "content": QUESTION}],
+                                                   "router": {"max_tier": 2}})
+    completion = await build(two, SamplingTier(3, "B")).complete(request, "r")
+    assert len(two.requests) == 1 and completion.decision.cascade is None and completion.decision.tier == 2
+
+
+async def test_a_provider_second_opinion_is_charged_what_the_pool_settled():
+    from decimal import Decimal
+
+    from tests.configs import provider
+
+    class Pool(SamplingTier):
+        async def generate(self, request):
+            answer = await super().generate(request)
+            return answer.model_copy(update={"cost_usd": Decimal("0.0042")})
+
+    document = router_config(providers=[provider("dgx", "http://127.0.0.1:1/v1", tags=["dgx"])])
+    document["cascade"] = {"second_opinion": "provider:dgx"}
+    config = parse_config(document)
+
+    async def status():
+        return {}
+
+    two, three = SamplingTier(2, "B" + assessment(0.9)), Pool(3, "B")
+    dispatcher = Dispatcher(config, CommandExecutor(config, status=status), {2: two.endpoint, 3: three.endpoint},
+                            classifier=FixedClassifier(COMPLEX))
+    completion = await dispatcher.complete(chat(), "r1")
+    assert completion.decision.cascade["cost_usd"] == "0.0042"

@@ -1,5 +1,6 @@
 """Comparing local answers by form: the same answer in other words agrees, a different one does not."""
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -93,3 +94,42 @@ def test_hostile_answers_are_compared_without_an_error():
     for answer in (nested, "x" * 200_000, "\x00\ud800", "```python\n" + "def f(:\n" * 200 + "```"):
         result = compare(CODE_PROMPT, [Candidate("one", answer), Candidate("two", answer)])
         assert 0.0 <= result.agreement <= 1.0
+
+
+def test_each_problem_is_named_and_one_candidate_alone_agrees_with_nothing():
+    result = compare(CHOICE_PROMPT, [Candidate("a", "B"), Candidate("b", ""), Candidate("c", "B", "length"),
+                                     Candidate("d", "I'm sorry, I can't help."), Candidate("e", "purple")])
+    assert result.problems == (None, "empty", "truncated", "refused", "no answer")
+    assert result.answers[:3] == ("B", None, "B") and result.agreement == 0.0 and result.agreeing == 0
+    alone = compare(CHOICE_PROMPT, [Candidate("a", "B")])
+    assert (alone.agreement, alone.agreeing, alone.usable) == (0.0, 0, True)
+    with pytest.raises(ValueError, match="at least one candidate"):
+        compare(CHOICE_PROMPT, [])
+
+
+def test_agreement_is_the_mean_over_the_other_answers_and_agreeing_counts_exact_matches():
+    result = compare(CHOICE_PROMPT, [Candidate("a", "B"), Candidate("b", "B"), Candidate("c", "C"),
+                                     Candidate("d", "(B)")])
+    assert result.agreement == pytest.approx(2 / 3, abs=1e-6) and result.agreeing == 2
+
+
+def test_partial_word_overlap_is_the_dice_coefficient_and_numbers_do_not_half_agree():
+    # content words {rome, capital, italy} vs {rome, capital, france}: 2 * 2 / (3 + 3)
+    assert agree("Tell me about Rome.", "Rome is the capital of Italy", "Rome is the capital of France") == \
+        pytest.approx(2 / 3, abs=1e-6)
+    assert agree(NUMBER_PROMPT, "5000", "5001") == 0.0 and agree(NUMBER_PROMPT, "5000", "no idea at all") == 0.0
+
+
+def test_code_similarity_is_graded_by_the_normalised_syntax_and_unparsable_code_is_no_answer():
+    a = "```python\ndef f(xs):\n    return sorted(xs)\n```"
+    b = "```python\ndef f(xs):\n    return sorted(xs, reverse=True)\n```"
+    partial = agree(CODE_PROMPT, a, b)
+    assert 0.5 < partial < 1.0
+    broken = compare(CODE_PROMPT, [Candidate("a", a), Candidate("b", "```python\n)))(((\n```")])
+    assert broken.problems[1] == "no answer" and broken.agreement == 0.0
+
+
+def test_the_form_comes_from_the_local_answer_when_the_prompt_does_not_say():
+    answer = "```python\ndef f(xs):\n    return xs\n```"
+    result = compare("Can you help with this list thing?", [Candidate("a", answer), Candidate("b", "Sure, lists.")])
+    assert result.form == "code" and result.problems[1] == "no answer"
