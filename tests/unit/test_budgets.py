@@ -151,3 +151,34 @@ def test_without_a_monthly_budget_spend_is_still_tracked(db):
     ledger.settle(ledger.reserve(workspace, "r1", "spark", Decimal("5")).id, Decimal("4.5"))
     spend = ledger.spend(workspace)
     assert (spend.spent_usd, spend.budget_usd, spend.remaining_usd) == (Decimal("4.5"), None, None)
+
+
+def test_the_per_request_cap_error_names_the_provider_and_both_amounts():
+    settings = WorkspaceSettings(max_cost_per_request_usd=Decimal("0.01"))
+    on_provider = request_cap_error(settings, Decimal("0.05"), "premium")
+    assert on_provider.details == {"limit": "max_cost_per_request_usd", "limit_usd": "0.01", "requested_usd": "0.05"}
+    assert "could cost up to $0.05 on premium, over the workspace's max_cost_per_request_usd of $0.01" in \
+        on_provider.message
+    anywhere = request_cap_error(settings, Decimal("0.05"))
+    assert "up to $0.05, over" in anywhere.message and (anywhere.status_code, anywhere.code) == (402, "budget_exceeded")
+
+
+def test_stale_release_takes_only_holds_still_held_and_keeps_the_settled(db, workspace):
+    ledger = BudgetLedger(db)
+    settled = ledger.reserve(workspace, "r1", "gpt", Decimal("0.20"))
+    ledger.settle(settled.id, Decimal("0.10"))
+    ledger.reserve(workspace, "r2", "gpt", Decimal("0.30"))
+    assert ledger.release_stale(older_than_s=-1) == 1  # the settled one is not held: left alone
+    spend = ledger.spend(workspace)
+    assert (spend.spent_usd, spend.reserved_usd, spend.settled_requests, spend.failed_requests) == \
+        (Decimal("0.1"), 0, 1, 1)
+
+
+async def test_the_async_spend_reads_the_month_asked_for(db):
+    now = [datetime(2026, 1, 31, 23, 0, tzinfo=UTC)]
+    workspace = WorkspaceStore(db).create("m", WorkspaceSettings(monthly_budget_usd=Decimal("1"))).workspace
+    ledger = BudgetLedger(db, clock=lambda: now[0])
+    ledger.settle(ledger.reserve(workspace, "r1", "gpt", TEN_CENTS).id, TEN_CENTS)
+    now[0] = datetime(2026, 2, 1, 1, 0, tzinfo=UTC)
+    assert (await ledger.aspend(workspace, "2026-01")).spent_usd == TEN_CENTS
+    assert (await ledger.aspend(workspace)).spent_usd == 0  # the current month: February
