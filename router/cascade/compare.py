@@ -45,8 +45,8 @@ def compare(prompt: str, candidates: Sequence[Candidate]) -> Comparison:
     answers = tuple(_extract(form, c.content, choices) for c in candidates)
     problems = tuple(_problem(c, a) for c, a in zip(candidates, answers, strict=True))
     similarities = [
-        0.0 if problems[0] or problem else _similarity(form, answers[0], answer, candidates[0].content, c.content)
-        for c, answer, problem in zip(candidates[1:], answers[1:], problems[1:], strict=True)
+        0.0 if problems[0] or problem else _similarity(form, answers[0], answer)
+        for answer, problem in zip(answers[1:], problems[1:], strict=True)
     ]
     agreement = sum(similarities) / len(similarities) if similarities else 0.0
     return Comparison(form, answers, problems, round(agreement, 6), sum(1 for s in similarities if s >= 0.999),
@@ -77,9 +77,9 @@ def _problem(candidate: Candidate, answer: str | None) -> str | None:
     return None
 
 
-def _similarity(form: AnswerForm, first: str | None, other: str | None, first_text: str, other_text: str) -> float:
-    if first is None or other is None:
-        return 0.0
+def _similarity(form: AnswerForm, first: str | None, other: str | None) -> float:
+    """Both answers exist here: a candidate without one has a problem ("no answer") and scores 0 before."""
+    assert first is not None and other is not None
     if first == other:
         return 1.0
     if form in ("choice", "number"):
