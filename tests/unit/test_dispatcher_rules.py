@@ -7,6 +7,7 @@ from router.core.errors import RoutingFailure, TierUnavailable, UpstreamError
 from router.core.generation import Usage
 from tests.unit.test_dispatcher import (
     HARD,
+    SIMPLE,
     SINGLE_ANSWER,
     ScriptedTier,
     build,
@@ -79,3 +80,16 @@ async def test_a_stream_starts_with_its_tiers_first_delta_and_says_what_was_pass
     rest = [d async for d in started.rest]
     assert "".join(d.text for d in rest) == "1 says hi" and rest[-1].usage == Usage(prompt_tokens=3,
                                                                                     completion_tokens=4)
+
+
+async def test_an_action_the_classifier_names_is_answered_at_tier_1_with_no_model_and_no_usage():
+    action = SIMPLE.model_copy(update={"action": "cert", "target": "az-900"})
+    one, two, three = tiers((), (), ())
+    for operation in ("complete", "stream"):
+        result = await getattr(build(one, two, three, classification=action), operation)(
+            chat("tell me about az-900"), "r")
+        assert (result.decision.tier, result.decision.command, result.model) == (1, "cert", "tier-1-action")
+        assert (result.usage, result.finish_reason, result.text) == (Usage(), "stop", "Certification az-900")
+        assert result.command is not None and result.command.text == result.text
+        assert "the classification named the action /cert, which ran" in result.decision.reasons
+    assert (one.calls, two.calls, three.calls) == (0, 0, 0)
