@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 from models.reasoning import split_reasoning
-from router.core.generation import Generation, GenerationRequest, Sample, Usage
+from router.core.generation import Generation, GenerationRequest, Sample
 
 
 def merged(answers: Sequence[Generation]) -> Generation:
@@ -42,6 +42,3 @@ def sample(text: str, finish_reason: str | None) -> Sample:
     """A completion's answer text (its reasoning left out, as for the first answer)."""
     return Sample(text=split_reasoning(text)[0], finish_reason=finish_reason or "stop")
 
-
-def total(usages: Sequence[Usage]) -> Usage:
-    return sum(usages[1:], usages[0]) if usages else Usage()

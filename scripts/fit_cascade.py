@@ -45,11 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     config = RouterConfig()
     records = read_routerbench(args.data)
     answers = read_answers(args.answers)
+    routing = out_of_fold_routing_scores(records, config, args.folds)
     if not args.no_report:
         for second in SECOND_OPINIONS[:3]:
-            print(format_cascade_report(cascade_report(records, answers, second, config=config, folds=args.folds)))
+            print(format_cascade_report(cascade_report(records, answers, second, config=config, folds=args.folds,
+                                                       routing=routing)))
             print()
-    routing = out_of_fold_routing_scores(records, config, args.folds)
     params = fit_cascade(records, answers, routing, sources=sources(args.data, args.answers))
     args.output.write_text(params_json(params), encoding="utf-8")
     print(f"fitted on {len(records)} prompts x {len(params.second_opinions)} second opinions; wrote {args.output}")

@@ -172,6 +172,14 @@ class ProviderConfig(EngineOptions):
         return self
 
 
+def _unique_by_name(items: list[Any], what: str) -> list[Any]:
+    names = [item.name for item in items]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"{what} names must be unique; repeated: {', '.join(duplicates)}")
+    return items
+
+
 class ProviderStrategy(str, Enum):
     prefer_local = "prefer_local"
     cheapest_qualified = "cheapest_qualified"
@@ -195,11 +203,7 @@ class FrontierConfig(_Strict):
     @field_validator("providers")
     @classmethod
     def _unique_names(cls, providers: list[ProviderConfig]) -> list[ProviderConfig]:
-        names = [p.name for p in providers]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"provider names must be unique; repeated: {', '.join(duplicates)}")
-        return providers
+        return _unique_by_name(providers, "provider")
 
 
 class Thresholds(_Strict):
@@ -344,11 +348,7 @@ class RouterConfig(_Strict):
     @field_validator("commands")
     @classmethod
     def _unique_commands(cls, commands: list[CommandConfig]) -> list[CommandConfig]:
-        names = [c.name for c in commands]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"command names must be unique; repeated: {', '.join(duplicates)}")
-        return commands
+        return _unique_by_name(commands, "command")
 
 
 def parse_config(data: Any, *, source: str = "router config") -> RouterConfig:

@@ -114,9 +114,12 @@ class CascadeReport:
 
 
 def cascade_report(records: Sequence[RoutingRecord], answers: dict[str, dict[str, str]], second: str, *,
-                   config: RouterConfig, folds: int = 5, seconds: Sequence[str] = SECOND_OPINIONS) -> CascadeReport:
-    """k-fold: the prompt classifier and the cascade model of each fold never saw its rows."""
-    routing = out_of_fold_routing_scores(records, config, folds)
+                   config: RouterConfig, folds: int = 5, seconds: Sequence[str] = SECOND_OPINIONS,
+                   routing: np.ndarray | None = None) -> CascadeReport:
+    """k-fold: the prompt classifier and the cascade model of each fold never saw its rows. ``routing``: the
+    out-of-fold routing scores when the caller has them already (they cost five classifier fits)."""
+    if routing is None:
+        routing = out_of_fold_routing_scores(records, config, folds)
     ids = fold_ids(len(records), folds)
     pooled = list(dict.fromkeys([*seconds, second]))
     designs = {s: design(records, answers, s, routing) for s in pooled}

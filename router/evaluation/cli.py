@@ -106,12 +106,11 @@ def _eval_cascade(args: argparse.Namespace, config: "RouterConfig") -> int:
         format_cascade_report,
         read_answers,
     )
-    from router.evaluation.data import read_routerbench
+    from router.evaluation.data import STRONG_MODEL, WEAK_MODEL, read_routerbench
 
     if not args.answers.is_file():
         raise ValueError(f"no such answers file: {args.answers}")
-    records = read_routerbench(args.data, require=("mistralai/mistral-7b-chat", "gpt-4-1106-preview",
-                                                   args.second_opinion))
+    records = read_routerbench(args.data, require=(WEAK_MODEL, STRONG_MODEL, args.second_opinion))
     result = cascade_report(records, read_answers(args.answers), args.second_opinion, config=config,
                             folds=args.folds)
     print(format_cascade_report(result))
