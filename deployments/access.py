@@ -9,10 +9,12 @@ import logging
 import os
 from typing import Any
 
-from router.admin.administration import Administration, check_admin_key
+from router.admin.administration import Administration, check_admin_key, is_admin_key
 from router.core.config import AccessConfig
+from router.core.errors import PermissionDenied
 from router.storage.database import Database, database_url
 from router.storage.escalations import EscalationLog
+from router.storage.telemetry import TelemetryStore
 from router.storage.workspaces import KeyHasher, Workspace, WorkspaceStore
 
 log = logging.getLogger("ray.serve")
@@ -24,6 +26,7 @@ class AccessLayer:
         self.db = Database(database_url(config.database_url))
         self.workspaces = WorkspaceStore(self.db, KeyHasher.from_env())
         self.escalations = EscalationLog(self.db)
+        self.telemetry = TelemetryStore(self.db)
         self.admin = Administration(self.workspaces)
         if config.auth == "none":
             log.warning("local profile (access.auth: none): requests without an API key run as workspace 'local' "
@@ -34,6 +37,19 @@ class AccessLayer:
 
     async def authenticate(self, authorization: str | None) -> Workspace:
         return await self.workspaces.aauthenticate(authorization, allow_local=self.config.auth == "none")
+
+    async def telemetry_scope(self, authorization: str | None, workspace: str | None) -> str | None:
+        """Whose telemetry a caller may read: the admin key reads any workspace (``workspace``, else all);
+        a workspace key reads its own, and naming another workspace is refused."""
+        if is_admin_key(authorization, os.environ):
+            if not workspace:
+                return None
+            return (await self.db.run(self.workspaces.get, workspace)).id
+        own = await self.authenticate(authorization)
+        if workspace and workspace not in (own.id, own.name):
+            raise PermissionDenied(f"this key reads workspace {own.name!r} only, not {workspace!r}",
+                                   code="other_workspace", param="workspace")
+        return own.id
 
     async def administer(self, authorization: str | None, operation: str, *args: Any) -> Any:
         check_admin_key(authorization, os.environ)

@@ -1,7 +1,7 @@
 """The ingress deployment: OpenAI-compatible HTTP, and the same operations as handle methods.
 
-HTTP: POST /v1/chat/completions, POST /v1/route, GET /v1/models, GET /healthz, and the admin API
-under /admin (guarded by $TIERED_ROUTER_ADMIN_KEY).
+HTTP: POST /v1/chat/completions, POST /v1/route, GET /v1/models, GET /healthz, GET /v1/routing/stats,
+POST /v1/feedback, GET /dashboard, and the admin API under /admin (guarded by $TIERED_ROUTER_ADMIN_KEY).
 Handle (``serve.get_app_handle("tiered-router")``): ``generate``, ``generate_stream``, ``route``,
 ``models``, ``health``, each taking and returning plain dicts; failures raise ``router.core.errors`` types.
 
@@ -11,11 +11,13 @@ Note: no ``from __future__ import annotations`` here; it breaks FastAPI parsing 
 import json
 import logging
 from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -24,8 +26,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from deployments.access import AccessLayer
 from deployments.command_http import post_command
 from deployments.handles import call_serve_target, tier_endpoint
+from deployments.metrics import router_metrics
 from router.core.api import (
     ChatCompletionRequest,
+    FeedbackRequest,
     RoutingDecision,
     chunk_body,
     completion_body,
@@ -41,15 +45,25 @@ from router.core.errors import (
     PayloadTooLarge,
     RouterError,
 )
+from router.core.generation import Usage
 from router.core.tiers import TierEndpoint, TierStatus
 from router.decision.classification import load_classifier
 from router.decision.commands import CommandExecutor
 from router.decision.dispatcher import Completion, Dispatcher
 from router.decision.policy import MODEL_TIER_BOUNDS
 from router.outcomes.ending import Ending, Outcomes
-from router.outcomes.recorder import EscalationLogSink, OutcomeRecorder
+from router.frontier.pricing import PriceBook
+from router.outcomes.recorder import EscalationLogSink, OutcomeRecorder, OutcomeSink
+from router.storage.database import utc_now
+from router.telemetry.stats import BaselinePrice, RoutingStats, compute_stats, window
+from router.telemetry.structured_logs import OutcomeLogSink, install_redaction
+from router.telemetry.writer import TelemetryWriter
 
 log = logging.getLogger("ray.serve")
+DASHBOARD = Path(__file__).parent / "dashboard"
+DASHBOARD_ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+STATS_PARAMS = frozenset({"workspace", "since", "until"})
+STATS_MAX_ROWS = 200_000  # a window holding more is summarised from its newest rows
 
 app = FastAPI(title="tiered-router", docs_url=None, redoc_url=None)
 
@@ -137,23 +151,39 @@ class RouterIngress:
         self._handles = {1: micro, 2: light, 3: frontier}
         # Configured at construction so no request ever meets a default config; user_config
         # (reconfigure) then applies hot reloads.
+        install_redaction(log)
         self._config = parse_config(router_config or {}, source="ingress router_config")
         self._dispatcher = self._build_dispatcher(self._config)
         self._access = AccessLayer(self._config.access)
-        self._outcomes = self._build_outcomes(self._access)
+        self._writer: TelemetryWriter | None = None
+        self._outcomes = self._build_outcomes(self._access, self._config)
 
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
+    async def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """A hot reload: requests in flight finish on the objects they started with; new ones use the new."""
         config = parse_config(user_config, source="ingress user_config")
         if config == self._config:
             return
-        if config.access != self._config.access:
-            self._access.close()
-            self._access = AccessLayer(config.access)
-            self._outcomes = self._build_outcomes(self._access)
+        if self._writer is not None:
+            await self._writer.flush()  # the rows so far are written under the config they were made with
+        if config.access != self._config.access or config.telemetry != self._config.telemetry:
+            old_access, old_writer = self._access, self._writer
+            if config.access != self._config.access:
+                self._access = AccessLayer(config.access)
+            self._outcomes = self._build_outcomes(self._access, config)
+            if old_writer is not None:
+                await old_writer.close()
+            if old_access is not self._access:
+                old_access.close()
         self._config = config
         self._dispatcher = self._build_dispatcher(config)
         log.info("router config applied: %d commands, %d frontier providers",
                  len(config.commands), len(config.frontier.providers))
+
+    async def __del__(self) -> None:
+        """Serve calls this on a graceful shutdown: the telemetry still queued is written first."""
+        if self._writer is not None:
+            await self._writer.close()
+        self._access.close()
 
     def _build_dispatcher(self, config: RouterConfig) -> Dispatcher:
         timeouts = {1: config.tiers.micro.timeout_s, 2: config.tiers.light.timeout_s, 3: config.tiers.frontier.timeout_s}
@@ -164,9 +194,19 @@ class RouterIngress:
         classifier = load_classifier("learned", thresholds=config.thresholds)
         return Dispatcher(config, commands, tiers, classifier=classifier, local_admission=False)
 
-    @staticmethod
-    def _build_outcomes(access: AccessLayer) -> Outcomes:
-        return Outcomes(OutcomeRecorder([EscalationLogSink(access.escalations)]))
+    def _build_outcomes(self, access: AccessLayer, config: RouterConfig) -> Outcomes:
+        settings = config.telemetry
+        metrics = router_metrics() if settings.metrics else None
+        sinks: list[OutcomeSink] = [EscalationLogSink(access.escalations)]
+        self._writer = None
+        if settings.enabled:
+            self._writer = TelemetryWriter(access.telemetry, settings,
+                                           on_dropped=None if metrics is None else metrics.dropped)
+            sinks.append(self._writer)
+        if metrics is not None:
+            sinks.append(metrics)
+        sinks.append(OutcomeLogSink(log))
+        return Outcomes(OutcomeRecorder(sinks))
 
     # ---- operations shared by HTTP and handle callers -------------------------------------------
     # Each begins the request's Ending first, so a request that fails anywhere (parsing included) still
@@ -219,6 +259,68 @@ class RouterIngress:
         workspace = await self._authenticate(headers, ending)
         started = await self._dispatcher.stream(chat, ending.request_id, headers, workspace=workspace)
         return await ending.streaming(started)
+
+    async def stats(self, params: dict[str, str] | None = None, headers: dict[str, str] | None = None
+                    ) -> dict[str, Any]:
+        """``params``: ``workspace``, ``since``, ``until`` (ISO 8601 or a span back: 15m, 6h, 7d)."""
+        return (await self._stats(params or {}, headers or {})).model_dump(mode="json")
+
+    async def _stats(self, params: Any, headers: Any) -> RoutingStats:
+        unknown = sorted(set(params) - STATS_PARAMS)
+        if unknown:
+            raise InvalidRequest(f"unknown stats parameter(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(sorted(STATS_PARAMS))}", param=unknown[0])
+        workspace_id = await self._access.telemetry_scope(_authorization(headers), params.get("workspace"))
+        since, until = window(params.get("since"), params.get("until"), now=utc_now())
+        if self._writer is not None:
+            await self._writer.flush()  # this replica's rows so far are counted
+        store = self._access.telemetry
+        records = await store.db.run(store.decisions, workspace_id=workspace_id, since=since, until=until,
+                                     limit=STATS_MAX_ROWS)
+        marks = await store.db.run(store.feedback, workspace_id=workspace_id, since=since)
+        provider, price = self._baseline()
+        return compute_stats(records, marks, since=since, until=until, workspace_id=workspace_id,
+                             baseline_provider=provider, baseline_price=price)
+
+    def _baseline(self) -> tuple[str | None, BaselinePrice | None]:
+        """The strongest configured provider and its price: what sending everything there would cost."""
+        providers = self._config.frontier.providers
+        if not providers:
+            return None, None
+        strongest = max(providers, key=lambda p: p.quality)
+        try:
+            book = PriceBook(self._config.frontier)
+        except RouterError as exc:
+            log.warning("no baseline price for the savings figure: %s", exc.message)
+            return strongest.name, None
+
+        def price(prompt_tokens: int, completion_tokens: int) -> Decimal:
+            usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            return book.cost(strongest.name, usage).total_usd
+
+        return strongest.name, price
+
+    async def feedback(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+        headers = headers or {}
+        if not isinstance(body, dict):
+            raise InvalidRequest(f"the feedback must be a JSON object, got {type(body).__name__}")
+        try:
+            given = FeedbackRequest.model_validate(body)
+        except ValidationError as exc:
+            raise InvalidRequest("invalid feedback:\n" + describe_validation_error(exc, FeedbackRequest),
+                                 param=_first_param(exc)) from None
+        workspace = await self._access.authenticate(_authorization(headers))
+        store = self._access.telemetry
+        try:
+            saved = await store.db.run(store.put_feedback, workspace.id, given.request_id, given.value(),
+                                       given.comment)
+        except NotFound:
+            if self._writer is None or not await self._writer.flush():
+                raise
+            saved = await store.db.run(store.put_feedback, workspace.id, given.request_id, given.value(),
+                                       given.comment)
+        return {"object": "feedback", "request_id": saved.request_id, "score": saved.score,
+                "comment": saved.comment, "at": saved.at.isoformat()}
 
     async def models(self) -> dict[str, Any]:
         return {
@@ -285,6 +387,24 @@ class RouterIngress:
     @app.get("/v1/models")
     async def models_http(self) -> JSONResponse:
         return JSONResponse(await self.models())
+
+    @app.get("/v1/routing/stats")
+    async def stats_http(self, request: Request) -> JSONResponse:
+        return JSONResponse(await self.stats(dict(request.query_params), request.headers))
+
+    @app.post("/v1/feedback")
+    async def feedback_http(self, request: Request) -> JSONResponse:
+        return JSONResponse(await self.feedback(await self._read_json(request), request.headers), status_code=201)
+
+    @app.get("/dashboard")
+    async def dashboard(self) -> HTMLResponse:
+        return HTMLResponse((DASHBOARD / "index.html").read_text())
+
+    @app.get("/dashboard/{asset}")
+    async def dashboard_asset(self, asset: str) -> FileResponse:
+        if asset not in DASHBOARD_ASSETS:
+            raise NotFound(f"no dashboard asset {asset!r}", code="unknown_route")
+        return FileResponse(DASHBOARD / asset, media_type=DASHBOARD_ASSETS[asset])
 
     @app.get("/healthz")
     async def healthz(self) -> JSONResponse:

@@ -34,6 +34,13 @@ def check_admin_key(authorization: str | None, environ: Mapping[str, str]) -> No
         raise AuthenticationFailed("invalid admin key", code="invalid_admin_key")
 
 
+def is_admin_key(authorization: str | None, environ: Mapping[str, str]) -> bool:
+    """Whether ``authorization`` carries the admin key (False when the admin API is off)."""
+    expected = environ.get(ADMIN_KEY_ENV, "")
+    given = (authorization or "").removeprefix("Bearer ").strip()
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
 def describe(workspace: Workspace, key_providers: list[str]) -> dict[str, Any]:
     return {
         "id": workspace.id, "name": workspace.name, "created_at": workspace.created_at.isoformat(),

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from router.core.generation import Message, Usage
 
@@ -95,10 +95,24 @@ class ChatCompletionRequest(BaseModel):
         return self.max_completion_tokens or self.max_tokens
 
 
+# Why a request moved on, as a small closed set (the reason's words vary; metrics and tuning group by kind).
+EscalationKind = Literal[
+    "unavailable",  # the tier could not take the request (not loaded, unhealthy)
+    "error",  # the tier failed or timed out while answering
+    "disagreement",  # the second local opinion disagreed: the escalation score reached the threshold
+    "self_assessment",  # Tier 2 graded its own answer too low
+    "precheck",  # Tier 2 was skipped before answering (prompt too long, reasoning too deep)
+    "invalid_classification",  # the micro model's classification could not be read
+    "refused",  # over a budget or the daily cap: a lower tier may still answer
+    "fallback",  # back down to a lower tier after the frontier refused
+]
+
+
 class Escalation(BaseModel):
     from_tier: int
     to_tier: int | None
     reason: str
+    kind: EscalationKind = "error"
 
 
 class RoutingDecision(BaseModel):
@@ -120,6 +134,33 @@ class RoutingDecision(BaseModel):
         default=None, description="0-1 after a second local opinion: how likely the answer needed a stronger tier")
     cascade: dict[str, Any] | None = Field(
         default=None, description="the second-opinion check: form, extracted answers, agreement, score, threshold")
+    agent_id: str | None = Field(default=None, description="the calling agent, from the router hints")
+    requested_tier: int | None = Field(
+        default=None, description="the tier the caller asked for (preferred, else minimum), if any")
+    self_assessed_quality: float | None = Field(default=None, description="Tier 2's grade of its own answer, 0-1")
+    tier_latency_ms: dict[int, float] = Field(
+        default_factory=dict, description="time spent at each tier tried (to the first delta when streamed)")
+
+
+class FeedbackRequest(BaseModel):
+    """``POST /v1/feedback``: what the caller thought of one of its answers."""
+
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(min_length=1, max_length=200, description="the id of the answer (its `id` field)")
+    score: float | None = Field(default=None, ge=0.0, le=1.0, description="0 (useless) to 1 (right)")
+    outcome: Literal["good", "bad"] | None = Field(default=None, description="or just good (1) / bad (0)")
+    comment: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _one_verdict(self) -> "FeedbackRequest":
+        if (self.score is None) == (self.outcome is None):
+            raise ValueError("give exactly one of score (0-1) or outcome (good or bad)")
+        return self
+
+    def value(self) -> float:
+        if self.score is not None:
+            return self.score
+        return 1.0 if self.outcome == "good" else 0.0
 
 
 REQUEST_ID_HEADER = "x-request-id"

@@ -21,6 +21,7 @@ from pydantic import (
 
 from models.kinds import ENGINE_KINDS, EngineKind
 from router.core.cascade_settings import CascadeConfig
+from router.core.telemetry_settings import TelemetryConfig
 from router.core.errors import InvalidRequest
 from router.core.validation import describe_validation_error
 
@@ -331,6 +332,7 @@ class RouterConfig(_Strict):
     limits: Limits = Field(default_factory=Limits)
     access: AccessConfig = Field(default_factory=AccessConfig)
     cascade: CascadeConfig = Field(default_factory=CascadeConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
     @model_validator(mode="after")
     def _cascade_provider_is_local(self) -> "RouterConfig":

@@ -9,6 +9,7 @@ self-assessment can escalate a finished answer to Tier 3.
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -97,7 +98,8 @@ class Dispatcher:
                 return self._decision(plan, number, status.provider, status.model)
             next_tier = tiers[position + 1] if position + 1 < len(tiers) else None
             plan.escalations.append(Escalation(from_tier=number, to_tier=next_tier,
-                                               reason=f"tier {number}: unavailable: {status.reason}"))
+                                               reason=f"tier {number}: unavailable: {status.reason}",
+                                               kind="unavailable"))
         raise self._failure(plan)
 
     async def complete(self, request: ChatCompletionRequest, request_id: str,
@@ -124,16 +126,19 @@ class Dispatcher:
                     answer_at: _AnswerAt) -> Completion | StreamingCompletion:
         """Tiers in order until one answers; then Tier 2's kept answer or a lower-tier fallback; else the failure."""
         for number in self._tiers_from(plan):
+            started = time.perf_counter()
             try:
                 result = await answer_at(plan, number, request)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, then escalated or raised
                 self._escalate_or_raise(plan, number, exc)
                 continue
+            finally:
+                _add_ms(plan, number, started)
             if result is not None:  # None: Tier 2 judged its own answer not good enough
-                return result
+                return _with_timings(plan, result)
         fallback = await self._fallback(plan, request)
         if fallback is not None:
-            return fallback
+            return _with_timings(plan, fallback)
         raise self._failure(plan)
 
     async def _whole_answer(self, plan: Plan, number: int, request: ChatCompletionRequest) -> Completion | None:
@@ -168,12 +173,16 @@ class Dispatcher:
             return None
         if 2 in self.tiers and 2 not in plan.tried and plan.low <= 2:
             plan.reasons.append(f"tier 3 refused ({refusal.code}): fell back to tier 2")
-            plan.escalations.append(Escalation(from_tier=3, to_tier=2, reason=f"fallback: {refusal.message}"))
+            plan.escalations.append(Escalation(from_tier=3, to_tier=2, reason=f"fallback: {refusal.message}",
+                                               kind="fallback"))
+            started = time.perf_counter()
             try:
                 answer = await self._call(2, self._request_for(plan, 2, request))
             except Exception as exc:  # noqa: BLE001
                 self._escalate_or_raise(plan, 2, exc)
                 return None
+            finally:
+                _add_ms(plan, 2, started)
             text, _ = split_assessment(answer.text)
             return self._completion(plan, 2, answer.model_copy(update={"text": text}))
         if isinstance(refusal, BudgetExceeded):
@@ -209,7 +218,8 @@ class Dispatcher:
         if number == 2 and plan.high >= 3:
             reason = self._light_precheck(plan, request)
             if reason is not None:
-                plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2 skipped: {reason}"))
+                plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2 skipped: {reason}",
+                                                   kind="precheck"))
                 return None
         plan.tried.add(number)
         work = self._request_for(plan, number, request)
@@ -221,6 +231,8 @@ class Dispatcher:
             return answer
         text, assessment = split_assessment(answer.text)
         answer = answer.model_copy(update={"text": text})
+        if assessment is not None:
+            plan.self_quality = assessment.quality
         if plan.high < 3:
             return answer
         return self._self_judged(plan, answer, assessment)
@@ -228,6 +240,8 @@ class Dispatcher:
     def _judged(self, plan: Plan, number: int, checked: Checked) -> Generation | None:
         """The escalation score decides; without a second opinion, Tier 2's self-assessment does."""
         verdict = checked.verdict
+        if checked.assessment is not None:
+            plan.self_quality = checked.assessment.quality
         if verdict is None:
             plan.reasons.append(f"tier {number}: {checked.problem}; decided on the single answer")
             if number == 1:
@@ -242,7 +256,8 @@ class Dispatcher:
             return checked.answer
         to_tier = number + 1
         plan.escalations.append(Escalation(from_tier=number, to_tier=to_tier,
-                                           reason=f"tier {number}: {summary} >= {verdict.threshold}"))
+                                           reason=f"tier {number}: {summary} >= {verdict.threshold}",
+                                           kind="disagreement"))
         if number == 2:
             plan.escalated_light = checked.answer
         return None
@@ -252,7 +267,8 @@ class Dispatcher:
         if reason is None:
             plan.reasons.append(f"tier 2 self-assessed quality {assessment.quality:.2f}")  # type: ignore[union-attr]
             return answer
-        plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2: {reason}"))
+        plan.escalations.append(Escalation(from_tier=2, to_tier=3, reason=f"tier 2: {reason}",
+                                           kind="self_assessment"))
         plan.escalated_light = answer
         return None
 
@@ -336,13 +352,17 @@ class Dispatcher:
             reasons=reasons, escalations=list(plan.escalations),
             escalation_score=None if plan.cascade is None else plan.cascade["escalation_score"],  # type: ignore[arg-type]
             cascade=plan.cascade,
+            agent_id=plan.hints.agent_id,
+            requested_tier=plan.hints.preferred_tier or plan.hints.min_tier,
+            self_assessed_quality=plan.self_quality,
         )
 
     def _escalate_or_raise(self, plan: Plan, number: int, exc: BaseException) -> None:
         if isinstance(exc, RouterError) and exc.details.get("fallback") == "lower_tier":
             plan.lower_tier_fallback = exc  # over a budget cap or the daily cap: a lower tier may still answer
             plan.escalations.append(Escalation(from_tier=number, to_tier=None,
-                                               reason=f"tier {number}: {exc.code}: {exc.message}"))
+                                               reason=f"tier {number}: {exc.code}: {exc.message}",
+                                               kind="refused"))
             return
         if isinstance(exc, ESCALATABLE_ERRORS):
             reason = f"{exc.code}: {exc.message}"
@@ -369,6 +389,16 @@ class Dispatcher:
             f"check GET /healthz; `tiered-router serve --demo` runs the whole chain offline on a tiny checkpoint.",
             details={"tried": [e.model_dump() for e in plan.escalations]},
         )
+
+
+def _add_ms(plan: Plan, number: int, started: float) -> None:
+    plan.tier_ms[number] = plan.tier_ms.get(number, 0.0) + (time.perf_counter() - started) * 1000.0
+
+
+def _with_timings(plan: Plan, result: "Completion | StreamingCompletion") -> "Completion | StreamingCompletion":
+    """The decision is made inside the answering tier's call; its time is known only once that call returns."""
+    result.decision.tier_latency_ms = {n: round(ms, 3) for n, ms in plan.tier_ms.items()}
+    return result
 
 
 def _as_stream(completion: Completion) -> StreamingCompletion:

@@ -63,6 +63,8 @@ class Plan:
     lower_tier_fallback: RouterError | None = None  # Tier 3 refused for money or its daily cap
     tried: set[int] = field(default_factory=set)
     cascade: dict[str, object] | None = None  # the last second-opinion verdict: forms, answers, score
+    self_quality: float | None = None  # Tier 2's grade of its own answer, where it gave one
+    tier_ms: dict[int, float] = field(default_factory=dict)  # time spent at each tier tried
 
 
 class Planner:
@@ -154,7 +156,8 @@ class Planner:
         plan.start = max(2, bounds.low)
         plan.escalations.append(Escalation(
             from_tier=1, to_tier=plan.start,
-            reason=f"tier 1: {len(problems)} invalid classifications ({problems[-1]})"))
+            reason=f"tier 1: {len(problems)} invalid classifications ({problems[-1]})",
+            kind="invalid_classification"))
         plan.classifier = "learned" if learned is not None else None
         return learned
 

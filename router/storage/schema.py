@@ -116,6 +116,61 @@ escalations = Table(
 )
 
 
+# One row per request that reached the router (answered, refused, failed or cancelled): the telemetry.
+routing_decisions = Table(
+    "routing_decisions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the decision id; request ids come from callers, so may repeat
+    Column("request_id", String(200), nullable=False),
+    Column("workspace_id", String(64)),  # NULL: it ended before the workspace was known
+    Column("agent_id", String(128)),
+    Column("channel", String(16), nullable=False),
+    Column("operation", String(16), nullable=False),
+    Column("streamed", Integer, nullable=False, default=0),
+    Column("requested_tier", Integer),
+    Column("tier", Integer),  # the tier that answered; NULL: none did
+    Column("tier_path", String(64), nullable=False, default=""),  # "1,2,3": every tier tried, in order
+    Column("provider", String(200)),
+    Column("model", String(200)),
+    Column("command", String(200)),
+    Column("classifier", String(16)),
+    Column("escalation_kinds", String(400), nullable=False, default=""),  # "disagreement,error"
+    Column("escalation_reasons", Text, nullable=False, default="[]"),  # JSON list of the reasons' words
+    Column("confidence", Float),
+    Column("complexity", Float),
+    Column("routing_score", Float),
+    Column("escalation_score", Float),
+    Column("self_quality", Float),
+    Column("agreement", Float),
+    Column("latency_ms", Float, nullable=False),
+    Column("tier1_ms", Float),
+    Column("tier2_ms", Float),
+    Column("tier3_ms", Float),
+    Column("prompt_tokens", Integer, nullable=False, default=0),
+    Column("completion_tokens", Integer, nullable=False, default=0),
+    Column("cached_tokens", Integer, nullable=False, default=0),
+    Column("cost_nusd", BigInteger),
+    Column("status", String(16), nullable=False),
+    Column("error_code", String(64)),
+    Column("http_status", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_routing_decisions_at", "at"),
+    Index("ix_routing_decisions_workspace_at", "workspace_id", "at"),
+    Index("ix_routing_decisions_request", "request_id"),
+)
+
+# What the caller said of an answer: one row per (workspace, request); a later word replaces an earlier.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("workspace_id", String(64), primary_key=True),
+    Column("request_id", String(200), primary_key=True),
+    Column("score", Float, nullable=False),  # 0-1; "good" is 1, "bad" is 0
+    Column("comment", Text),
+    Column("at", Float, nullable=False),
+)
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -128,4 +183,12 @@ def _initial(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "workspaces, keys, budgets, caps, escalations", _initial),)
+def _telemetry(conn: Connection) -> None:
+    for table in (routing_decisions, feedback):
+        table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "workspaces, keys, budgets, caps, escalations", _initial),
+    Migration(2, "routing telemetry and feedback", _telemetry),
+)

@@ -25,6 +25,8 @@ ALLOWED = {
     "outcomes": {"core", "storage", "decision"},
     "admin": {"core", "storage", "frontier"},
     "evaluation": {"core", "decision", "frontier", "cascade"},
+    "telemetry": {"core", "storage", "outcomes"},
+    "tuning": {"core", "storage", "telemetry", "cascade", "evaluation"},
 }
 OUTSIDE_ROUTER = {"models.kinds"}  # the engine-kind table: standard library only
 
