@@ -57,8 +57,11 @@ def build_app(args: dict[str, Any] | None = None) -> Application:
     def options(name: str, max_ongoing_requests: int) -> dict[str, Any]:
         # A caller queues at most one replica's worth of requests; past that Serve raises
         # BackPressureError and the dispatcher escalates instead of waiting without bound.
+        # JSON log lines: Serve adds the request id it carries through handle calls, so one id follows a
+        # request across every deployment.
         chosen: dict[str, Any] = {"user_config": user_config, "max_ongoing_requests": max_ongoing_requests,
-                                  "max_queued_requests": max_ongoing_requests, **actor}
+                                  "max_queued_requests": max_ongoing_requests,
+                                  "logging_config": {"encoding": "JSON"}, **actor}
         chosen.update(parsed.deployment_options.get(name, {}))
         return chosen
 

@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 from deployments.engine_slot import EngineSlot
 from deployments.gpu import query_gpus, under_memory_pressure
 from deployments.handle_engine import HandleEngine
+from deployments.metrics import router_metrics
 from models.engine import Engine, EngineHealth
 from models.factory import build_engine
 from router.core.config import ProviderConfig, RouterConfig, parse_config
@@ -26,6 +27,7 @@ from router.frontier.ledger import FrontierLedger
 from router.frontier.pool import FrontierPool
 from router.storage.database import Database, database_url
 from router.storage.workspaces import WorkspaceStore
+from router.telemetry.structured_logs import install_redaction
 
 log = logging.getLogger("ray.serve")
 
@@ -65,6 +67,7 @@ class FrontierPoolServer:
                  served: dict[str, tuple[Any, str | None]] | None = None) -> None:
         """``served``: providers served by deployments of this app (provider name -> (handle,
         placement resource)); they are called through their handles instead of over the network."""
+        install_redaction(log)
         self._served = served or {}
         self._config: RouterConfig | None = None
         self._db: Database | None = None
@@ -141,7 +144,12 @@ class FrontierPoolServer:
             yield delta
 
     async def status(self) -> TierStatus:
-        return await self.pool.status()
+        status = await self.pool.status()
+        if self._config is not None and self._config.telemetry.metrics:
+            series = router_metrics()
+            for provider in status.detail.get("providers", []):
+                series.availability(provider["name"], provider["available"])
+        return status
 
     async def _check_periodically(self) -> None:
         """Providers marked down come back only through a passing check, so checks run on a clock."""

@@ -17,7 +17,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    StreamingResponse,
+)
 from pydantic import ValidationError
 from ray import serve
 from ray.serve.handle import DeploymentHandle
@@ -51,8 +56,8 @@ from router.decision.classification import load_classifier
 from router.decision.commands import CommandExecutor
 from router.decision.dispatcher import Completion, Dispatcher
 from router.decision.policy import MODEL_TIER_BOUNDS
-from router.outcomes.ending import Ending, Outcomes
 from router.frontier.pricing import PriceBook
+from router.outcomes.ending import Ending, Outcomes
 from router.outcomes.recorder import EscalationLogSink, OutcomeRecorder, OutcomeSink
 from router.storage.database import utc_now
 from router.telemetry.stats import BaselinePrice, RoutingStats, compute_stats, window
@@ -129,6 +134,27 @@ def parse_chat_request(data: Any) -> ChatCompletionRequest:
 def _first_param(exc: ValidationError) -> str | None:
     errors = exc.errors()
     return ".".join(str(p) for p in errors[0]["loc"]) if errors and errors[0]["loc"] else None
+
+
+def _serve_request_id() -> str | None:
+    """The id Serve gave this request (the x-request-id of an HTTP call; a fresh one for a handle call). Serve
+    puts it on every log line of every deployment the request passes through, so the router reuses it."""
+    try:
+        from ray.serve.context import (
+            _get_serve_request_context,  # private, but the only way to read it
+        )
+
+        return _get_serve_request_context().request_id or None
+    except Exception:  # noqa: BLE001 - an id of our own is made instead
+        return None
+
+
+def _replica_id() -> str | None:
+    """Which ingress replica answered: a hot reload keeps it, a restart changes it."""
+    try:
+        return serve.get_replica_context().replica_id.unique_id
+    except Exception:  # noqa: BLE001 - outside Serve there is no replica
+        return None
 
 
 def _authorization(headers: Any) -> str | None:
@@ -236,7 +262,8 @@ class RouterIngress:
         return decision.model_dump(mode="json")
 
     def _begin(self, headers: Any, channel: Any, operation: Any = "chat") -> Ending:
-        return self._outcomes.begin(request_id_for(headers), channel=channel, operation=operation)
+        return self._outcomes.begin(request_id_for(headers, fallback=_serve_request_id()), channel=channel,
+                                    operation=operation)
 
     async def _authenticate(self, headers: Any, ending: Ending) -> Any:
         workspace = await self._access.authenticate(_authorization(headers))
@@ -253,6 +280,8 @@ class RouterIngress:
         workspace = await self._authenticate(headers, ending)
         completion = await self._dispatcher.complete(chat, ending.request_id, headers, workspace=workspace)
         await ending.answered(completion)
+        if self._config.telemetry.log_bodies:  # opted in: prompt and answer text in the log, keys still masked
+            log.info("request %s prompt %r answer %r", ending.request_id, chat.last_user_text(), completion.text)
         return completion
 
     async def _start_stream(self, chat: ChatCompletionRequest, headers: Any, ending: Ending) -> Any:
@@ -343,7 +372,7 @@ class RouterIngress:
         model_tiers = [t for t in tiers if t["tier"] > 0]
         available = sum(1 for t in model_tiers if t["available"])
         overall = "ok" if available == len(model_tiers) else ("degraded" if available else "unavailable")
-        return {"status": overall, "tiers": tiers}
+        return {"status": overall, "replica": _replica_id(), "tiers": tiers}
 
     async def check_health(self) -> None:
         return None

@@ -25,6 +25,7 @@ from router.core.config import (
 from router.core.errors import RouterError, TierUnavailable
 from router.core.generation import Generation, GenerationRequest, StreamDelta
 from router.core.tiers import TierStatus, tier_limits
+from router.telemetry.structured_logs import install_redaction
 
 log = logging.getLogger("ray.serve")
 
@@ -33,6 +34,7 @@ class ModelTierServer:
     def __init__(self, tier: str, router_config: dict[str, Any] | None = None) -> None:
         if tier not in ("micro", "light") and not tier.startswith("provider:"):
             raise ValueError(f"tier must be 'micro', 'light' or 'provider:<name>', got {tier!r}")
+        install_redaction(log)
         self.tier = tier
         self._settings: ModelTierConfig | ProviderConfig | None = None
         self._limits_from: TierSettings | None = None

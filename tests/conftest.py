@@ -43,10 +43,14 @@ def ray_cluster():
     # pin their other replicas there.
     # Node health is checked every 0.5 s (3 misses = dead) so losing the DGX node is noticed in seconds.
     fast_node_checks = {"health_check_period_ms": 500, "health_check_failure_threshold": 3,
-                        "health_check_timeout_ms": 500}
+                        "health_check_timeout_ms": 500,
+                        "metrics_report_interval_ms": 2000}  # metrics reach Prometheus in seconds, not ten
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 4, "include_dashboard": False,
                                                             "resources": {"workstation": 1000},
                                                             "_system_config": fast_node_checks})
+    # Each node's metrics agent serves the metrics of the replicas on that node (Ray's Prometheus endpoint).
+    cluster.metrics_urls = lambda: [f"http://{node.node_ip_address}:{node.metrics_export_port}/metrics"
+                                    for node in cluster.list_all_nodes()]
     cluster.dgx_node = cluster.add_node(num_cpus=2, resources={"dgx_spark": 1})
     cluster.wait_for_nodes()
     ray.init(address=cluster.address, namespace="serve", log_to_driver=False, configure_logging=False)

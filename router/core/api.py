@@ -180,15 +180,15 @@ def header_value(headers: Mapping[str, str] | None, name: str) -> str | None:
     return headers.get(name)
 
 
-def request_id_for(headers: Mapping[str, str] | None) -> str:
+def request_id_for(headers: Mapping[str, str] | None, fallback: str | None = None) -> str:
     """The caller's ``x-request-id`` when it is a sane id, else a new one.
 
     Serve's proxy puts an ``x-request-id`` on every HTTP request (the client's own, or one it makes)
     and echoes it on the response; answering with the same id keeps one id per request in the
     response body, the response header, the logs and the ledger."""
-    supplied = header_value(headers, REQUEST_ID_HEADER)
-    if supplied and len(supplied) <= MAX_REQUEST_ID_CHARS and supplied.isascii() and supplied.isprintable():
-        return supplied
+    for supplied in (header_value(headers, REQUEST_ID_HEADER), fallback):
+        if supplied and len(supplied) <= MAX_REQUEST_ID_CHARS and supplied.isascii() and supplied.isprintable():
+            return supplied
     return new_request_id()
 
 

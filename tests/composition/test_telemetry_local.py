@@ -1,6 +1,8 @@
 """Telemetry through the composed application in Serve's local testing mode: every request a row, the
 stats and the feedback read them back."""
 
+import logging
+
 import pytest
 from ray import serve
 
@@ -8,7 +10,7 @@ from deployments.app import build_app
 from router.core.errors import InvalidRequest, NotFound
 from router.storage.database import Database
 from router.storage.telemetry import TelemetryStore
-from tests.configs import DEAD_URL, provider, router_config
+from tests.configs import provider, router_config
 
 
 def body(text: str, **extra) -> dict:
@@ -53,3 +55,30 @@ def test_each_request_is_one_row_and_the_stats_count_them(upstream):
         handle.feedback.remote({"request_id": "never-made", "score": 0.5}).result()
     tier_1 = next(t for t in handle.stats.remote({}).result()["tiers"] if t["tier"] == "1")
     assert (tier_1["feedback_count"], tier_1["feedback_mean"]) == (1, 0.0)
+
+
+class Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_prompt_and_answer_text_reach_the_log_only_when_the_config_opts_in(upstream):
+    serve_log = logging.getLogger("ray.serve")  # Serve's own logger: it does not propagate to the root
+    for opted_in in (False, True):
+        config = router_config(micro_url=upstream.base_url)
+        config["telemetry"] = {"log_bodies": opted_in}
+        handle = run_local(config)
+        marker = f"body-marker-{opted_in}"
+        lines = Lines()
+        serve_log.addHandler(lines)
+        try:
+            handle.generate.remote(body(marker, router={"preferred_tier": 1})).result()
+        finally:
+            serve_log.removeHandler(lines)
+        text = "\n".join(lines.lines)
+        assert "answered at tier 1" in text  # the outcome line is there either way
+        assert (marker in text) is opted_in
