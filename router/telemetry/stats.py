@@ -202,7 +202,8 @@ def compute_stats(records: Sequence[DecisionRecord], feedback: Sequence[Feedback
     for record in records:
         index = int((record.at.timestamp() - origin) // step)
         buckets.setdefault(index, Counter())[_tier_key(record)] += 1
-    timeline = [TimelineBucket(start=datetime.fromtimestamp(origin + i * step, UTC), by_tier=dict(buckets.get(i, {})))
+    timeline = [TimelineBucket(start=datetime.fromtimestamp(origin + i * step, UTC),
+                               by_tier=dict(sorted(buckets.get(i, {}).items())))
                 for i in range(int((until.timestamp() - origin) // step) + 1)]
 
     kinds: Counter[str] = Counter(kind for r in records for kind in r.escalation_kinds)
