@@ -43,8 +43,10 @@ def upstream():
 
 @pytest.fixture(scope="module")
 def config(upstream) -> dict:
-    return router_config(micro_url=upstream.base_url, light_url=upstream.base_url,
+    made = router_config(micro_url=upstream.base_url, light_url=upstream.base_url,
                          providers=[provider("cloud", upstream.base_url)])
+    made["telemetry"] = {"flush_interval_s": 30}  # rows are written by the flushes these tests check, not the clock
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +82,8 @@ def test_the_router_series_reach_rays_prometheus_endpoint(base_url, ray_cluster)
     for _ in range(150):  # bounded: Ray reports metrics every 2 s in the test cluster
         text = "\n".join(httpx.get(url, timeout=5).text for url in ray_cluster.metrics_urls())
         seen = {m for m in expected if re.search(rf"^{m}{{", text, re.M)}
-        if seen == expected and re.search(r'ray_router_requests_total\{[^}]*tier="3"', text):
+        if seen == expected and re.search(r'ray_router_requests_total\{[^}]*tier="3"', text) and \
+                re.search(r'ray_router_requests_total\{[^}]*status="refused"', text):
             break
         time.sleep(0.3)
     assert seen == expected
@@ -173,5 +176,23 @@ def test_a_threshold_changed_under_traffic_applies_without_a_restart_or_a_failed
     from router.storage.database import Database
     from router.storage.telemetry import TelemetryStore
 
+    rows = TelemetryStore(Database(config["access"]["database_url"])).decisions(workspace_id="local")
+    assert set(sent) <= {row.request_id for row in rows}
+
+
+def test_a_clean_shutdown_writes_the_rows_still_queued(base_url, config):
+    """Runs last: it deletes the application. Rows wait up to a second in the queue; deleting the app right
+    after the answers must still leave every row (Serve calls the ingress's ``__del__``, which flushes)."""
+    from ray import serve
+
+    from router.storage.database import Database
+    from router.storage.telemetry import TelemetryStore
+
+    sent = [f"shutdown-{i}-{uuid.uuid4().hex}" for i in range(5)]
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        for request_id in sent:
+            assert chat(client, "bye", router={"preferred_tier": 1},
+                        headers={"x-request-id": request_id}).status_code == 200
+    serve.delete(APP)
     rows = TelemetryStore(Database(config["access"]["database_url"])).decisions(workspace_id="local")
     assert set(sent) <= {row.request_id for row in rows}
