@@ -27,6 +27,7 @@ from deployments.serve_startup import (
 )
 from router.admin.workspace_cli import add_workspace_commands
 from router.evaluation.cli import add_eval_command
+from router.tuning.cli import add_tune_command
 
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 PRODUCTION_CONFIG = "serve_config.yaml"
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     route_p.set_defaults(func=cmd_route)
     add_workspace_commands(sub)
     add_eval_command(sub)
+    add_tune_command(sub)
     return parser
 
 

@@ -1,11 +1,28 @@
 """The ``cascade`` section of the router config: how Tier 2 checks its answer before the frontier is paid."""
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 _SOURCE = re.compile(r"^(?:resample|tier-1|provider:[A-Za-z0-9_.-]+)$")
+
+RecalibrationFeature = Literal["escalation_logit", "self_quality", "agreement", "routing_score"]
+# A signal the request did not carry reads as the middle of its range: no evidence either way.
+RECALIBRATION_FILLS: dict[str, float] = {"self_quality": 0.5, "agreement": 0.5, "routing_score": 0.5}
+SCORE_CLIP = 1e-4  # the escalation score is clipped to [SCORE_CLIP, 1 - SCORE_CLIP] before its logit
+MAX_RECALIBRATION_WEIGHT = 50.0  # far past any useful fit; keeps a hand-edited value from saturating everything
+_Weight = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_RECALIBRATION_WEIGHT, le=MAX_RECALIBRATION_WEIGHT)]
+
+
+class Recalibration(BaseModel):
+    """score' = sigmoid(intercept + sum of weights[f] * x[f]); a feature without a weight counts 0."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    intercept: _Weight
+    weights: dict[RecalibrationFeature, _Weight]
+    fitted_on: str = Field(description="free text: the workspace, the window and the rows it was fitted on")
 
 
 class CascadeConfig(BaseModel):
@@ -32,6 +49,14 @@ class CascadeConfig(BaseModel):
                     "calibrate it on")
     timeout_s: float | None = Field(
         default=None, gt=0, description="longest wait for the second opinion; default: the tier's timeout")
+    recalibration: Recalibration | None = Field(
+        default=None,
+        description="a logistic correction of the escalation score fitted by `tiered-router tune` on the "
+                    "workspace's own feedback: score' = sigmoid(intercept + sum w_i * x_i), with x = "
+                    "escalation_logit: logit(escalation score clipped to [1e-4, 1 - 1e-4]), and self_quality, "
+                    "agreement, routing_score in [0, 1]; a missing signal reads as its fill (self_quality 0.5, "
+                    "agreement 0.5, routing_score 0.5). The threshold then applies to score'. Default: none, "
+                    "the shipped calibration alone")
 
     @field_validator("second_opinion")
     @classmethod

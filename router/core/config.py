@@ -21,8 +21,8 @@ from pydantic import (
 
 from models.kinds import ENGINE_KINDS, EngineKind
 from router.core.cascade_settings import CascadeConfig
-from router.core.telemetry_settings import TelemetryConfig
 from router.core.errors import InvalidRequest
+from router.core.telemetry_settings import TelemetryConfig
 from router.core.validation import describe_validation_error
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from router.cascade.compare import Candidate, Comparison, compare
+from router.cascade.recalibration import recalibrate
 from router.cascade.score import EscalationScorer
 from router.core.config import RouterConfig
 from router.core.errors import RouterError, UpstreamError
@@ -30,6 +31,7 @@ class Verdict:
     source: str
     usage: Usage  # what the second opinion used
     cost_usd: Decimal  # at the amortised local price (or the provider's, for provider:<name>)
+    raw_score: float | None = None  # the shipped score, when cascade.recalibration made ``score`` from it
 
     @property
     def escalate(self) -> bool:
@@ -37,8 +39,11 @@ class Verdict:
 
     def describe(self) -> dict[str, object]:
         c = self.comparison
+        scores = {"escalation_score": round(self.score, 4)}
+        if self.raw_score is not None:
+            scores["raw_escalation_score"] = round(self.raw_score, 4)
         return {"second_opinion": self.source, "form": c.form, "sources": list(c.sources), "answers": list(c.answers),
-                "problems": list(c.problems), "agreement": c.agreement, "escalation_score": round(self.score, 4),
+                "problems": list(c.problems), "agreement": c.agreement, **scores,
                 "threshold": self.threshold, "escalate": self.escalate, "cost_usd": str(self.cost_usd),
                 "completion_tokens": self.usage.completion_tokens}
 
@@ -83,12 +88,16 @@ class SecondOpinion:
             return Checked(answer, assessment, None, f"second opinion ({self.settings.second_opinion}) failed: {why}")
         candidates = [Candidate(f"tier-{number}", answer.text, answer.finish_reason), *second[0]]
         comparison = compare(prompt, candidates)
+        quality = None if assessment is None else assessment.quality
         score = self.scorer.score(comparison, 0.5 if routing_score is None else routing_score, prompt,
-                                   self_quality=None if assessment is None else assessment.quality,
-                                   self_escalate=bool(assessment and assessment.escalate))
+                                   self_quality=quality, self_escalate=bool(assessment and assessment.escalate))
+        raw = None
+        if self.settings.recalibration is not None:  # the workspace's own correction; the threshold reads it
+            raw, score = score, recalibrate(score, self_quality=quality, agreement=comparison.agreement,
+                                            routing_score=routing_score, recalibration=self.settings.recalibration)
         usage, cost = second[1], second[2]
         return Checked(answer, assessment, Verdict(comparison, score, self.settings.threshold,
-                                                   self.settings.second_opinion, usage, cost))
+                                                   self.settings.second_opinion, usage, cost, raw_score=raw))
 
     async def _second(self, number: int, work: GenerationRequest) -> tuple[list[Candidate], Usage, Decimal]:
         s = self.settings
