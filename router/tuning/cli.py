@@ -6,7 +6,8 @@ with their evidence, from the routing telemetry and the callers' feedback.
 
 ``--apply OUT.yaml`` writes the router config with the suggested thresholds (the whole ``--config`` document,
 or only the changed keys without one) to OUT.yaml for review; it never writes ``--config`` itself and never
-touches a running deployment.
+touches a running deployment. When the refit of the escalation score raised held-out APGR, it is written as
+``cascade.recalibration`` (and the ``cascade.threshold`` suggestion, swept on the old scale, is then held back).
 """
 
 import argparse
