@@ -109,3 +109,38 @@ def test_concurrent_requests_never_overspend_the_monthly_budget_and_the_refused_
     assert Decimal(spend["reserved_usd"]) == 0  # every reservation was settled or released
     # the probe was billed its real usage at $1 per 1k tokens, prompt and completion alike
     assert Decimal(probe["cost_usd"]) == Decimal(probe_body["usage"]["total_tokens"]) / 1000
+
+
+def test_telemetry_and_feedback_stay_inside_the_workspace_that_made_the_request(deployed):
+    base, _, _ = deployed
+    a = admin(base, "POST", "/workspaces", json={"name": "stats-a"}).json()
+    b = admin(base, "POST", "/workspaces", json={"name": "stats-b"}).json()
+    answer = ask(base, a["api_key"], "graded later")
+    assert answer.status_code == 200
+    request_id = answer.json()["id"]
+
+    def post(key: str, body: object) -> httpx.Response:
+        return httpx.post(f"{base}/v1/feedback", json=body, headers={"authorization": f"Bearer {key}"}, timeout=30)
+
+    def stats(key: str, **params: str) -> httpx.Response:
+        return httpx.get(f"{base}/v1/routing/stats", params=params, headers={"authorization": f"Bearer {key}"},
+                         timeout=30)
+
+    other = post(b["api_key"], {"request_id": request_id, "outcome": "bad"})
+    assert other.status_code == 404 and other.json()["error"]["code"] == "request_not_found"
+    mine = post(a["api_key"], {"request_id": request_id, "score": 0.25, "comment": "half right"})
+    assert mine.status_code == 201 and mine.json()["score"] == 0.25
+    bad = post(a["api_key"], {"request_id": request_id, "score": 2})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "score"
+
+    own = stats(a["api_key"], since="1h").json()
+    assert (own["workspace_id"], own["requests"], own["feedback_count"]) == (a["id"], 1, 1)
+    assert stats(b["api_key"]).json()["requests"] == 0
+    peek = stats(b["api_key"], workspace="stats-a")
+    assert peek.status_code == 403 and peek.json()["error"]["code"] == "other_workspace"
+    assert stats(a["api_key"], since="yesterday").status_code == 400
+    assert stats(a["api_key"], limit="5").json()["error"]["param"] == "limit"  # a parameter it cannot honour
+    assert httpx.get(f"{base}/v1/routing/stats", timeout=30).status_code == 401
+    every = httpx.get(f"{base}/v1/routing/stats", params={"workspace": "stats-a"},
+                      headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=30).json()
+    assert (every["workspace_id"], every["requests"]) == (a["id"], 1)
