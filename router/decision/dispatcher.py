@@ -69,11 +69,13 @@ _AnswerAt = Callable[[Plan, int, ChatCompletionRequest], Awaitable[Completion | 
 
 class Dispatcher:
     def __init__(self, config: RouterConfig, commands: CommandExecutor, tiers: dict[int, TierEndpoint],
-                 classifier: Classifier | None = None, *, local_admission: bool = True) -> None:
+                 classifier: Classifier | None = None, *, local_admission: bool = True,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
         """``local_admission``: limit each tier's concurrency in this process. Under Serve the ingress
         turns it off: replicas bound their own concurrency (``max_ongoing_requests``), callers' queues are
         bounded by ``max_queued_requests``, and autoscaling adds capacity this process cannot see."""
         self.config = config
+        self._clock = clock  # times each tier (tier_latency_ms); tests pass their own
         self.commands = commands
         self.tiers = tiers
         settings = {1: config.tiers.micro, 2: config.tiers.light, 3: config.tiers.frontier}
@@ -126,14 +128,14 @@ class Dispatcher:
                     answer_at: _AnswerAt) -> Completion | StreamingCompletion:
         """Tiers in order until one answers; then Tier 2's kept answer or a lower-tier fallback; else the failure."""
         for number in self._tiers_from(plan):
-            started = time.perf_counter()
+            started = self._clock()
             try:
                 result = await answer_at(plan, number, request)
             except Exception as exc:  # noqa: BLE001 - every failure is recorded, then escalated or raised
                 self._escalate_or_raise(plan, number, exc)
                 continue
             finally:
-                _add_ms(plan, number, started)
+                _add_ms(plan, number, self._clock() - started)
             if result is not None:  # None: Tier 2 judged its own answer not good enough
                 return _with_timings(plan, result)
         fallback = await self._fallback(plan, request)
@@ -175,14 +177,14 @@ class Dispatcher:
             plan.reasons.append(f"tier 3 refused ({refusal.code}): fell back to tier 2")
             plan.escalations.append(Escalation(from_tier=3, to_tier=2, reason=f"fallback: {refusal.message}",
                                                kind="fallback"))
-            started = time.perf_counter()
+            started = self._clock()
             try:
                 answer = await self._call(2, self._request_for(plan, 2, request))
             except Exception as exc:  # noqa: BLE001
                 self._escalate_or_raise(plan, 2, exc)
                 return None
             finally:
-                _add_ms(plan, 2, started)
+                _add_ms(plan, 2, self._clock() - started)
             text, _ = split_assessment(answer.text)
             return self._completion(plan, 2, answer.model_copy(update={"text": text}))
         if isinstance(refusal, BudgetExceeded):
@@ -391,8 +393,8 @@ class Dispatcher:
         )
 
 
-def _add_ms(plan: Plan, number: int, started: float) -> None:
-    plan.tier_ms[number] = plan.tier_ms.get(number, 0.0) + (time.perf_counter() - started) * 1000.0
+def _add_ms(plan: Plan, number: int, seconds: float) -> None:
+    plan.tier_ms[number] = plan.tier_ms.get(number, 0.0) + seconds * 1000.0
 
 
 def _with_timings(plan: Plan, result: "Completion | StreamingCompletion") -> "Completion | StreamingCompletion":

@@ -486,3 +486,40 @@ async def test_a_tier_that_is_down_for_route_is_answered_by_the_next_with_its_st
     fields, _ = split_timings(routed)
     assert fields == expected_decision(2, [TIER_1_REASON, "answered at tier 2 (light)"], escalations=(
         Escalation(from_tier=1, to_tier=2, reason="tier 1: unavailable: micro gone", kind="unavailable"),))
+
+
+class StepClock:
+    """A clock that moves on by ``step`` seconds each time it is read: every timed span is one step."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 1000.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def timed_dispatcher(*scripted: ScriptedTier, clock: StepClock, classification=SIMPLE, **config_changes) -> Dispatcher:
+    made = dispatcher(*scripted, classification=classification, **config_changes)
+    return Dispatcher(made.config, made.commands, made.tiers, classifier=FixedClassifier(classification),
+                      clock=clock)
+
+
+async def test_the_time_at_each_tier_is_reported_in_milliseconds_to_three_places():
+    """Each tier's span is one step of the clock: 1.23456 ms, reported as 1.235."""
+    one, two, three = tiers((), (), ())
+    completion = await timed_dispatcher(one, two, three, clock=StepClock(0.00123456)).complete(chat(), "r1")
+    assert completion.decision.tier == 1
+    assert completion.decision.tier_latency_ms == {1: 1.235}
+
+
+async def test_a_tier_tried_twice_reports_the_sum_of_its_two_spans():
+    """Tier 2 is passed over (prompt too long), Tier 3 refuses for its daily cap, Tier 2 then answers after
+    all: Tier 2's time is both spans together, Tier 3's its one span."""
+    one, two, three = tiers((), (), (daily_cap(),))
+    d = timed_dispatcher(one, two, three, clock=StepClock(0.002), classification=COMPLEX,
+                         limits={"max_input_chars": 100_000})
+    completion = await d.complete(chat("x " * 8182), "r1")
+    assert (completion.decision.tier, two.calls) == (2, 1)
+    assert [e.kind for e in completion.decision.escalations] == ["precheck", "refused", "fallback"]
+    assert completion.decision.tier_latency_ms == {2: 4.0, 3: 2.0}
