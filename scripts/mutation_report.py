@@ -17,6 +17,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# Survivors judged equivalent (no caller can observe the change), each with its reason; matched by module,
+# function and the mutated line, which survive renumbering when the module changes elsewhere.
+EQUIVALENTS = ROOT / "docs" / "mutation_equivalents.json"
 KILLED_CODES = {1, 3, -11, -9}  # a failing test (or a crash the mutant caused)
 TIMEOUT_CODES = {36, -24, 24, 152, 255}
 
@@ -85,6 +88,8 @@ def main() -> int:
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "mutation.md")
     parser.add_argument("--mutants", type=Path, default=ROOT / "mutants")
     args = parser.parse_args()
+    equivalents = {(e["module"], e["function"], e["becomes"]): e["reason"]
+                   for e in json.loads(EQUIVALENTS.read_text())} if EQUIVALENTS.is_file() else {}
     counts: dict[str, Counter] = defaultdict(Counter)
     survivors: dict[str, list[tuple[str, str, str, str]]] = defaultdict(list)
     for meta in sorted(args.mutants.rglob("*.py.meta")):
@@ -101,7 +106,9 @@ def main() -> int:
             original_name = name.rsplit("__mutmut_", 1)[0] + "__mutmut_orig"
             mutated = source.get(name, "").replace(name, original_name, 1)  # the def lines differ only so
             before, after = changed_line(mutated, source.get(original_name, ""))
-            survivors[module].append((name, before, after, kind(before, after)))
+            function = name.split("__mutmut_")[0].split("ǁ")[-1]
+            reason = equivalents.get((module, function, after))
+            survivors[module].append((name, before, after, f"equivalent: {reason}" if reason else kind(before, after)))
     lines = ["# Mutation testing", "",
              "The modules where a silent bug costs money or safety, mutated by mutmut "
              "(`[tool.mutmut]` in pyproject.toml) and tested by the unit tests alone.",
@@ -109,18 +116,21 @@ def main() -> int:
              "Raw score = killed (timeouts included) / checked. A *message text* mutant changes only the words of",
              "an error or reason string (codes and statuses are asserted, the wording is not, word for word); a",
              "*logging only* mutant changes a log call. Those are accepted (not equivalent): the second score",
-             "leaves them out. Every survivor is listed below with the line it changes.", "",
-             "| module | mutants | not checked | killed | timeout | survived | of which accepted | raw score "
+             "leaves them out. An *equivalent* mutant changes nothing any caller can observe; each is listed",
+             "with its reason (docs/mutation_equivalents.json). Score = killed / (checked - equivalent).",
+             "Every survivor is listed below with the line it changes.", "",
+             "| module | mutants | not checked | killed | timeout | survived | equivalent | accepted | score "
              "| without accepted |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for module, c in sorted(counts.items()):
         survived = c["survived"] + c["no tests"] + c["suspicious"]
-        accepted = sum(1 for s in survivors[module] if s[3] != "needs a test")
-        checked = sum(c.values()) - c["not checked"]
-        denominator = max(1, checked - accepted)
+        equivalent = sum(1 for s in survivors[module] if s[3].startswith("equivalent"))
+        accepted = sum(1 for s in survivors[module] if s[3] in ("message text", "logging only"))
+        checked = sum(c.values()) - c["not checked"] - equivalent
         killed = c["killed"] + c["timeout"]
         lines.append(f"| `{module}` | {sum(c.values())} | {c['not checked']} | {c['killed']} | {c['timeout']} "
-                     f"| {survived} | {accepted} | {killed / max(1, checked):.0%} | {killed / denominator:.0%} |")
+                     f"| {survived} | {equivalent} | {accepted} | {killed / max(1, checked):.0%} "
+                     f"| {killed / max(1, checked - accepted):.0%} |")
     lines += ["", "## Surviving mutants", ""]
     for module, items in sorted(survivors.items()):
         lines += [f"### `{module}`", "", "| mutant | line | becomes | class |", "| --- | --- | --- | --- |"]
