@@ -8,25 +8,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null; then
+install_debian() {  # install_debian PACKAGE WHY: with apt-get, as root or through sudo
   if [ "$(id -u)" -eq 0 ]; then as_root=(); elif command -v sudo > /dev/null; then as_root=(sudo); else
-    echo "setup-test-deps: PostgreSQL is missing and this user cannot install it: apt-get install postgresql" >&2
+    echo "setup-test-deps: $1 is missing and this user cannot install it: apt-get install $1" >&2
     exit 1
   fi
-  echo "setup-test-deps: installing Debian's postgresql"
+  echo "setup-test-deps: installing Debian's $1 ($2)"
   "${as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq postgresql > /dev/null
-fi
+  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq "$1" > /dev/null
+}
 
-if ! command -v chromium > /dev/null; then
-  if [ "$(id -u)" -eq 0 ]; then as_root=(); elif command -v sudo > /dev/null; then as_root=(sudo); else
-    echo "setup-test-deps: chromium is missing and this user cannot install it: apt-get install chromium" >&2
-    exit 1
-  fi
-  echo "setup-test-deps: installing Debian's chromium"
-  "${as_root[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq chromium > /dev/null
-fi
+compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null || install_debian postgresql "the storage tests"
+command -v chromium > /dev/null || install_debian chromium "the dashboard's browser test"
 
 wheels="${TIERED_ROUTER_WHEELS:-$HOME/.cache/tiered-router/wheels}"
 if ! compgen -G "$wheels/vllm-0.33.0-*.whl" > /dev/null; then

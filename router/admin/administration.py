@@ -29,8 +29,7 @@ def check_admin_key(authorization: str | None, environ: Mapping[str, str]) -> No
     if not expected:
         raise PermissionDenied(f"the admin API is disabled: set {ADMIN_KEY_ENV} on the router to enable it",
                                code="admin_disabled")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not is_admin_key(authorization, environ):
         raise AuthenticationFailed("invalid admin key", code="invalid_admin_key")
 
 

@@ -64,6 +64,15 @@ def from_nusd(amount: int) -> Decimal:
     return (Decimal(amount) * NANO).normalize() if amount else Decimal(0)
 
 
+def in_window(stmt: Any, at: Any, since: datetime | None, until: datetime | None) -> Any:
+    """``stmt`` limited to rows whose ``at`` column (a UTC timestamp) lies in [since, until)."""
+    if since is not None:
+        stmt = stmt.where(at >= since.timestamp())
+    if until is not None:
+        stmt = stmt.where(at < until.timestamp())
+    return stmt
+
+
 class StorageError(RouterError):
     default_code = "storage_error"
 

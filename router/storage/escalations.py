@@ -6,7 +6,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from router.core.api import RoutingDecision
-from router.storage.database import Clock, Database, utc_now
+from router.storage.database import Clock, Database, in_window, utc_now
 from router.storage.schema import escalations
 
 
@@ -51,10 +51,7 @@ class EscalationLog:
             stmt = stmt.where(escalations.c.workspace_id == workspace_id)
         if request_id is not None:
             stmt = stmt.where(escalations.c.request_id == request_id)
-        if since is not None:
-            stmt = stmt.where(escalations.c.at >= since.timestamp())
-        if until is not None:
-            stmt = stmt.where(escalations.c.at < until.timestamp())
+        stmt = in_window(stmt, escalations.c.at, since, until)
         with self.db.read() as conn:
             rows = conn.execute(stmt).all()
         return [EscalationRecord(workspace_id=r.workspace_id, request_id=r.request_id, from_tier=r.from_tier,

@@ -14,7 +14,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 
 from router.core.errors import NotFound
-from router.storage.database import Clock, Database, from_nusd, to_nusd, utc_now
+from router.storage.database import (
+    Clock,
+    Database,
+    from_nusd,
+    in_window,
+    to_nusd,
+    utc_now,
+)
 from router.storage.schema import feedback, routing_decisions
 
 MAX_REASON_CHARS = 2000
@@ -118,10 +125,7 @@ class TelemetryStore:
         stmt = select(t).order_by(t.c.at.desc(), t.c.id)
         if workspace_id is not None:
             stmt = stmt.where(t.c.workspace_id == workspace_id)
-        if since is not None:
-            stmt = stmt.where(t.c.at >= since.timestamp())
-        if until is not None:
-            stmt = stmt.where(t.c.at < until.timestamp())
+        stmt = in_window(stmt, t.c.at, since, until)
         if limit is not None:
             stmt = stmt.limit(limit)
         with self.db.read() as conn:
@@ -156,8 +160,7 @@ class TelemetryStore:
         stmt = select(feedback).order_by(feedback.c.at)
         if workspace_id is not None:
             stmt = stmt.where(feedback.c.workspace_id == workspace_id)
-        if since is not None:
-            stmt = stmt.where(feedback.c.at >= since.timestamp())
+        stmt = in_window(stmt, feedback.c.at, since, None)
         with self.db.read() as conn:
             return [FeedbackRecord(workspace_id=r.workspace_id, request_id=r.request_id, score=r.score,
                                    comment=r.comment, at=datetime.fromtimestamp(r.at, UTC))
