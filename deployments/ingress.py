@@ -11,6 +11,7 @@ Note: no ``from __future__ import annotations`` here; it breaks FastAPI parsing 
 import json
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from router.core.api import (
     completion_body,
     header_value,
     request_id_for,
+    request_id_problem,
 )
 from router.core.config import RouterConfig, describe_validation_error, parse_config
 from router.core.errors import (
@@ -51,6 +53,7 @@ from router.core.errors import (
     RouterError,
 )
 from router.core.generation import Usage
+from router.core.json_body import parse_json_body
 from router.core.tiers import TierEndpoint, TierStatus
 from router.decision.classification import load_classifier
 from router.decision.commands import CommandExecutor
@@ -261,9 +264,15 @@ class RouterIngress:
             decision = await self._route(parse_chat_request(body), headers, ending)
         return decision.model_dump(mode="json")
 
-    def _begin(self, headers: Any, channel: Any, operation: Any = "chat") -> Ending:
-        return self._outcomes.begin(request_id_for(headers, fallback=_serve_request_id()), channel=channel,
-                                    operation=operation)
+    @asynccontextmanager
+    async def _begin(self, headers: Any, channel: Any, operation: Any = "chat") -> AsyncIterator[Ending]:
+        """The request's one outcome; a caller's unusable x-request-id is refused (and recorded) over HTTP."""
+        problem = request_id_problem(headers) if channel == "http" else None
+        async with self._outcomes.begin(request_id_for(headers, fallback=_serve_request_id()), channel=channel,
+                                        operation=operation) as ending:
+            if problem:
+                raise InvalidRequest(problem, code="invalid_request_id", param="x-request-id")
+            yield ending
 
     async def _authenticate(self, headers: Any, ending: Ending) -> Any:
         workspace = await self._access.authenticate(_authorization(headers))
@@ -380,19 +389,12 @@ class RouterIngress:
     # ---- HTTP -----------------------------------------------------------------------------------
 
     async def _read_json(self, request: Request) -> Any:
-        limit = self._config.limits.max_body_bytes
+        limits = self._config.limits
         declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limit} bytes")
-        raw = await request.body()
-        if len(raw) > limit:
-            raise PayloadTooLarge(f"request body is {len(raw)} bytes; the limit is {limit} bytes")
-        if not raw.strip():
-            raise InvalidRequest("the request body is empty; send a JSON object", code="invalid_json")
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequest(f"the request body is not valid JSON: {exc}", code="invalid_json") from None
+        if declared is not None and declared.isdigit() and int(declared) > limits.max_body_bytes:
+            raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {limits.max_body_bytes} bytes")
+        return parse_json_body(await request.body(), max_bytes=limits.max_body_bytes,
+                               max_depth=limits.max_json_depth)
 
     @app.post("/v1/chat/completions")
     async def chat_completions(self, request: Request) -> Any:

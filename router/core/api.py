@@ -57,12 +57,16 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
+MAX_TOKENS_LIMIT = 2**31 - 1
+
+
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str = "router"
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, gt=0)
-    max_completion_tokens: int | None = Field(default=None, gt=0)
+    # An int32's range: what serving engines accept, so a larger value is a client bug, not a request.
+    max_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS_LIMIT)
+    max_completion_tokens: int | None = Field(default=None, gt=0, le=MAX_TOKENS_LIMIT)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -178,6 +182,23 @@ def header_value(headers: Mapping[str, str] | None, name: str) -> str | None:
     if isinstance(headers, dict):
         return next((v for k, v in headers.items() if k.lower() == name), None)
     return headers.get(name)
+
+
+def request_id_problem(headers: Mapping[str, str] | None) -> str | None:
+    """Why the caller's ``x-request-id`` cannot be used as the request's id, or None when it can (or is absent).
+
+    Over HTTP an unusable id is refused rather than replaced: Serve's proxy echoes the caller's header on
+    the response whatever the router answers, so a replacement would give the request two ids."""
+    supplied = header_value(headers, REQUEST_ID_HEADER)
+    if supplied is None:
+        return None
+    if not supplied:
+        return "the x-request-id header is empty"
+    if len(supplied) > MAX_REQUEST_ID_CHARS:
+        return f"the x-request-id header is {len(supplied)} characters; the limit is {MAX_REQUEST_ID_CHARS}"
+    if not (supplied.isascii() and supplied.isprintable()):
+        return "the x-request-id header must be printable ASCII characters"
+    return None
 
 
 def request_id_for(headers: Mapping[str, str] | None, fallback: str | None = None) -> str:

@@ -306,6 +306,8 @@ class CommandConfig(_Strict):
 
 class Limits(_Strict):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_json_depth: int = Field(default=64, ge=4, le=512,
+                                description="deepest nesting of arrays and objects a request body may have")
     max_input_chars: int = Field(default=10_000, gt=0)
 
 

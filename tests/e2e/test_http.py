@@ -145,6 +145,18 @@ def _post(url: str, content: bytes | str, headers: dict | None = None) -> httpx.
          "prompt_rejected", "ignore earlier instructions"),
         (json.dumps({"messages": [{"role": "user", "content": "hi"}], "router": {"min_tier": 9}}), 400,
          "invalid_request", "router.min_tier"),
+        ("[" * 1000 + "]" * 1000, 400, "json_too_deep", "deeper than 64 levels"),
+        ('{"messages": [{"role": "user", "content": "hi"}], "metadata": ' + "[" * 100 + "]" * 100 + "}", 400,
+         "json_too_deep", "deeper than 64 levels"),
+        (b'{"messages": [{"role": "user", "content": "\xff\xfe"}]}', 400, "invalid_json", "not valid UTF-8"),
+        ('{"messages": [{"role": "user", "content": "hi"}], "temperature": NaN}', 400, "invalid_json",
+         "NaN is not a JSON number"),
+        ('{"messages": [{"role": "user", "content": "hi"}], "temperature": 1e400}', 400, "invalid_json",
+         "out of range"),
+        ('{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1' + "0" * 5000 + "}", 413,
+         "payload_too_large", "the limit is 4096 bytes"),
+        ('{"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1' + "0" * 60 + "}", 400,
+         "invalid_request", "max_tokens"),
     ],
 )
 def test_bad_input_gets_a_precise_openai_error_and_never_a_500(router_url, payload, status, code, message_part):
@@ -154,6 +166,33 @@ def test_bad_input_gets_a_precise_openai_error_and_never_a_500(router_url, paylo
     assert error["code"] == code
     assert message_part in error["message"]
     assert error["type"] and "Traceback" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/route"])
+def test_a_body_nested_a_thousand_deep_is_a_400_on_every_json_endpoint(router_url, path):
+    response = httpx.post(f"{router_url}{path}", content="[" * 1000 + "]" * 1000,
+                          headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "json_too_deep"
+
+
+@pytest.mark.parametrize("supplied", ["x" * 129, "trace\u00e9"])
+def test_an_unusable_request_id_is_refused_not_silently_replaced(router_url, supplied):
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+    response = httpx.post(f"{router_url}/v1/chat/completions", content=body,
+                          headers={"content-type": "application/json", "x-request-id": supplied.encode("utf-8")})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_request_id", "x-request-id")
+    assert "x-request-id" in error["message"]
+
+
+def test_a_usable_request_id_is_the_one_id_in_header_and_body(router_url):
+    body = json.dumps({"messages": [{"role": "user", "content": "hi"}]})
+    response = httpx.post(f"{router_url}/v1/chat/completions", content=body,
+                          headers={"content-type": "application/json", "x-request-id": "trace-" + "7" * 122})
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == response.json()["id"] == response.json()["router"]["request_id"]
+    assert response.json()["id"] == "trace-" + "7" * 122
 
 
 def test_unknown_routes_and_methods_get_openai_error_bodies(router_url):
