@@ -29,6 +29,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from deployments import openapi
 from deployments.access import AccessLayer
 from deployments.command_http import post_command
 from deployments.handles import call_serve_target, tier_endpoint
@@ -74,6 +75,10 @@ STATS_PARAMS = frozenset({"workspace", "since", "until"})
 STATS_MAX_ROWS = 200_000  # a window holding more is summarised from its newest rows
 
 app = FastAPI(title="tiered-router", docs_url=None, redoc_url=None)
+
+
+def _provider_names(config: RouterConfig) -> list[str]:
+    return [provider.name for provider in config.frontier.providers]
 
 
 def error_response(exc: RouterError) -> JSONResponse:
@@ -171,6 +176,9 @@ def _completion_dict(completion: Completion) -> dict[str, Any]:
     )
 
 
+openapi.install(app)
+
+
 @serve.ingress(app)
 class RouterIngress:
     def __init__(
@@ -183,7 +191,7 @@ class RouterIngress:
         install_redaction(log)
         self._config = parse_config(router_config or {}, source="ingress router_config")
         self._dispatcher = self._build_dispatcher(self._config)
-        self._access = AccessLayer(self._config.access)
+        self._access = AccessLayer(self._config.access, _provider_names(self._config))
         self._writer: TelemetryWriter | None = None
         self._outcomes = self._build_outcomes(self._access, self._config)
 
@@ -197,12 +205,13 @@ class RouterIngress:
         if config.access != self._config.access or config.telemetry != self._config.telemetry:
             old_access, old_writer = self._access, self._writer
             if config.access != self._config.access:
-                self._access = AccessLayer(config.access)
+                self._access = AccessLayer(config.access, _provider_names(config))
             self._outcomes = self._build_outcomes(self._access, config)
             if old_writer is not None:
                 await old_writer.close()
             if old_access is not self._access:
                 old_access.close()
+        self._access.set_providers(_provider_names(config))
         self._config = config
         self._dispatcher = self._build_dispatcher(config)
         log.info("router config applied: %d commands, %d frontier providers",
@@ -450,7 +459,7 @@ class RouterIngress:
     @app.post("/admin/workspaces")
     async def admin_create(self, request: Request) -> JSONResponse:
         body = await self._read_json(request)
-        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"].strip():
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str):
             raise InvalidRequest('send {"name": "...", "settings": {...}}', param="name")
         made = await self._admin(request, "create", body["name"], body.get("settings") or {})
         return JSONResponse(made, status_code=201)
@@ -514,7 +523,7 @@ class RouterIngress:
         except RouterError as exc:
             # Headers are gone already: report the failure in-band, as OpenAI-compatible servers do.
             yield f"data: {json.dumps(exc.to_body())}\n\n"
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("stream failed")
             yield f"data: {json.dumps(InternalError('internal error while streaming').to_body())}\n\n"
         yield "data: [DONE]\n\n"
