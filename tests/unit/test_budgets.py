@@ -182,3 +182,66 @@ async def test_the_async_spend_reads_the_month_asked_for(db):
     now[0] = datetime(2026, 2, 1, 1, 0, tzinfo=UTC)
     assert (await ledger.aspend(workspace, "2026-01")).spent_usd == TEN_CENTS
     assert (await ledger.aspend(workspace)).spent_usd == 0  # the current month: February
+
+
+def reservation_rows(db):
+    from sqlalchemy import select
+
+    from router.storage.schema import reservations
+    with db.read() as conn:
+        return {row.request_id: row for row in conn.execute(select(reservations))}
+
+
+def test_spend_counts_only_this_workspace_and_this_month(db, workspace):
+    now = [datetime(2026, 1, 15, tzinfo=UTC)]
+    ledger = BudgetLedger(db, clock=lambda: now[0])
+    other = WorkspaceStore(db).create("other", WorkspaceSettings(monthly_budget_usd=Decimal("1"))).workspace
+    ledger.settle(ledger.reserve(other, "o1", "gpt", TEN_CENTS).id, TEN_CENTS)  # another workspace's
+    ledger.settle(ledger.reserve(workspace, "r1", "gpt", TEN_CENTS).id, TEN_CENTS)  # January's
+    now[0] = datetime(2026, 2, 15, tzinfo=UTC)
+    ledger.reserve(other, "o2", "gpt", TEN_CENTS)
+    ledger.settle(ledger.reserve(workspace, "r2", "gpt", Decimal("0.20")).id, Decimal("0.20"))
+    spend = ledger.spend(workspace)
+    assert (spend.spent_usd, spend.settled_requests, spend.in_flight_requests) == (Decimal("0.2"), 1, 0)
+    january = ledger.spend(workspace, "2026-01")
+    assert (january.spent_usd, january.settled_requests) == (TEN_CENTS, 1)
+
+
+def test_a_fresh_workspace_has_nothing_counted_and_a_hold_is_in_flight(db, workspace):
+    ledger = BudgetLedger(db)
+    fresh = ledger.spend(workspace)
+    assert (fresh.settled_requests, fresh.failed_requests, fresh.refused_requests, fresh.in_flight_requests) == \
+        (0, 0, 0, 0)
+    ledger.settle(ledger.reserve(workspace, "r1", "gpt", TEN_CENTS).id, TEN_CENTS)
+    ledger.reserve(workspace, "r2", "gpt", Decimal("0.30"))
+    spend = ledger.spend(workspace)
+    assert (spend.in_flight_requests, spend.settled_requests) == (1, 1)
+    assert spend.remaining_usd == Decimal("0.6")  # the budget less what is spent and what is held
+
+
+def test_a_release_keeps_why_and_when_and_a_refusal_keeps_the_limit_that_said_no(db, workspace):
+    ledger = BudgetLedger(db)
+    long_error = "upstream said: " + "x" * 5_000
+    ledger.release(ledger.reserve(workspace, "failed", "gpt", TEN_CENTS).id, long_error)
+    ledger.settle(ledger.reserve(workspace, "big", "gpt", Decimal("0.95")).id, Decimal("0.95"))
+    with pytest.raises(BudgetExceeded):
+        ledger.reserve(workspace, "refused", "gpt", TEN_CENTS)
+    capped = WorkspaceStore(db).create("capped", WorkspaceSettings(max_cost_per_request_usd=Decimal("0.01")))
+    with pytest.raises(BudgetExceeded):
+        ledger.reserve(capped.workspace, "over-cap", "gpt", TEN_CENTS)
+    rows = reservation_rows(db)
+    assert rows["failed"].error == long_error[:2000]  # bounded, and the start kept
+    assert rows["failed"].closed_at is not None
+    for request_id, limit in (("refused", "monthly_budget_usd"), ("over-cap", "max_cost_per_request_usd")):
+        refused = rows[request_id]
+        assert (refused.state, refused.error, refused.amount_nusd) == ("refused", limit, 100_000_000)
+        assert refused.closed_at is not None and refused.closed_at >= refused.created_at  # closed at once
+
+
+def test_a_hold_exactly_as_old_as_the_limit_is_not_yet_stale(db, workspace, monkeypatch):
+    ledger = BudgetLedger(db)
+    monkeypatch.setattr("router.frontier.budgets.time.time", lambda: 1_000_000.0)
+    ledger.reserve(workspace, "r1", "gpt", TEN_CENTS)
+    monkeypatch.setattr("router.frontier.budgets.time.time", lambda: 1_000_060.0)
+    assert ledger.release_stale(older_than_s=60) == 0
+    assert ledger.release_stale(older_than_s=59.5) == 1

@@ -82,3 +82,22 @@ async def test_async_twins(db):
     assert taken.allowed and not (await caps.atake_for(frontier.providers[0], frontier)).allowed
     await caps.agive_back(taken)
     assert caps.used() == {"*": 0, "a": 0}
+
+
+def test_a_slot_given_back_touches_only_its_own_day_and_never_goes_below_zero(db):
+    now = [datetime(2026, 3, 1, 12, tzinfo=UTC)]
+    caps = DailyCaps(db, clock=lambda: now[0])
+    assert caps.take("a", aggregate_cap=None, provider_cap=None).allowed  # yesterday's call stays counted
+    now[0] = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    taken = caps.take("a", aggregate_cap=None, provider_cap=None)
+    caps.give_back(taken)
+    caps.give_back(taken)  # a second give-back (a retried failure path) cannot make room that was never taken
+    assert caps.used("2026-03-01") == {"*": 1, "a": 1}
+    assert caps.used("2026-03-02") == {"*": 0, "a": 0}
+
+
+def test_used_lists_the_pool_first_then_providers_by_name(db):
+    caps = DailyCaps(db)
+    for name in ("zeta", "alpha", "mid"):
+        caps.take(name, aggregate_cap=None, provider_cap=None)
+    assert list(caps.used()) == ["*", "alpha", "mid", "zeta"]

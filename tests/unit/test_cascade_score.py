@@ -45,6 +45,8 @@ def test_unusable_answers_are_told_apart_first_and_others():
     late = vector(CHOICE, "B", "B", "")  # only the third is unusable
     assert (late["first_unusable"], late["other_unusable"]) == (0.0, 1.0)
     assert vector(CHOICE, "B", "C", "D")["other_unusable"] == 0.0
+    second = vector(CHOICE, "B", "")  # the usual pair: the second opinion gave nothing usable
+    assert (second["first_unusable"], second["other_unusable"]) == (0.0, 1.0)
 
 
 def test_the_score_is_the_logistic_of_the_weights_and_the_self_grade_moves_it():

@@ -114,3 +114,32 @@ async def test_a_dense_prompt_cannot_overspend_the_budget(db, workspaces):
     reserved = admitted.reservation.amount_usd
     cost = await ledger.succeed(admitted, worst)
     assert cost.total_usd <= reserved
+
+
+def held_errors(db):
+    from sqlalchemy import select
+
+    from router.storage.schema import reservations
+    with db.read() as conn:
+        return {row.provider: row.error for row in conn.execute(select(reservations.c.provider, reservations.c.error))}
+
+
+async def test_a_failure_records_the_router_error_s_message_or_only_the_exception_s_type(db, ledger, workspaces):
+    workspace = workspaces.create("a").workspace
+    failures = {"cheap": TierUnavailable("cheap answered 502 Bad Gateway"),
+                "premium": ConnectionError("http://user:sk-secret@p/v1 refused")}
+    with pytest.raises(TierUnavailable):
+        await serve(ledger, workspace, "r1", failures)
+    # A foreign exception's text can hold a URL with credentials: only its type is kept.
+    assert held_errors(db) == {"cheap": "cheap answered 502 Bad Gateway", "premium": "ConnectionError"}
+    assert ledger.health.why_unavailable("cheap") == "down: cheap answered 502 Bad Gateway"
+    assert ledger.health.why_unavailable("premium") is None  # an unknown failure is not proof it is down
+
+
+async def test_a_rate_limited_provider_rests_for_its_retry_after_not_the_default(ledger, workspaces):
+    workspace = workspaces.create("a").workspace
+    ok = Usage(prompt_tokens=10, completion_tokens=1)
+    assert FRONTIER.cooldown_s < 300
+    await serve(ledger, workspace, "r1", {"cheap": RateLimited("slow down", retry_after=600), "premium": ok})
+    assert ledger.health.cooldowns.remaining("cheap") > 590
+    assert ledger.health.why_unavailable("premium") is None
