@@ -7,6 +7,7 @@ the admin HTTP API. All database work runs off the event loop (``Database.run``)
 
 import logging
 import os
+from collections.abc import Collection
 from typing import Any
 
 from router.admin.administration import Administration, check_admin_key, is_admin_key
@@ -21,19 +22,25 @@ log = logging.getLogger("ray.serve")
 
 
 class AccessLayer:
-    def __init__(self, config: AccessConfig) -> None:
+    """``providers``: the configured frontier provider names, the only ones the admin API stores keys for."""
+
+    def __init__(self, config: AccessConfig, providers: Collection[str] | None = None) -> None:
         self.config = config
         self.db = Database(database_url(config.database_url))
         self.workspaces = WorkspaceStore(self.db, KeyHasher.from_env())
         self.escalations = EscalationLog(self.db)
         self.telemetry = TelemetryStore(self.db)
-        self.admin = Administration(self.workspaces)
+        self.admin = Administration(self.workspaces, providers)
         if config.auth == "none":
             log.warning("local profile (access.auth: none): requests without an API key run as workspace 'local' "
                         "with no authentication; set access.auth: workspace_key in production")
 
     def close(self) -> None:
         self.db.close()
+
+    def set_providers(self, providers: Collection[str]) -> None:
+        """A hot reload's provider names, for the admin API's key checks."""
+        self.admin.providers = frozenset(providers)
 
     async def authenticate(self, authorization: str | None) -> Workspace:
         return await self.workspaces.aauthenticate(authorization, allow_local=self.config.auth == "none")

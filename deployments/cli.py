@@ -54,6 +54,16 @@ def find_config(name: str) -> Path:
     raise SystemExit(f"tiered-router: cannot find {name} in {Path.cwd()} or {SOURCE_ROOT}; pass --config FILE")
 
 
+def serve_configs() -> list[Path]:
+    """The serve configs `serve` picks from (with a GPU, and without), each from the first folder that has it."""
+    found = []
+    for name in (PRODUCTION_CONFIG, LOCAL_CONFIG):
+        candidate = next((folder / name for folder in (Path.cwd(), SOURCE_ROOT) if (folder / name).is_file()), None)
+        if candidate is not None:
+            found.append(candidate)
+    return found
+
+
 def load_serve_config(path: Path, *, host: str | None, port: int | None) -> Any:
     """Validate the serve config with Ray's own schema and the router config inside it."""
     from ray.serve.schema import ServeDeploySchema
@@ -241,14 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     route_p.add_argument("--config", help="a router config YAML (default: the schema's defaults)")
     route_p.add_argument("--quiet", action="store_true", help="no progress bar")
     route_p.set_defaults(func=cmd_route)
-    add_workspace_commands(sub)
+    add_workspace_commands(sub, default_configs=serve_configs)
     add_eval_command(sub)
     add_tune_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        if getattr(args, "workspace_command", None) == "add-key":
+            args.stray = [*args.stray, *extra]  # refused by add-key without repeating them: one may be a key
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return args.func(args)
 
 

@@ -6,16 +6,17 @@ provider keys go in and never come out.
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from router.core.errors import (
     AuthenticationFailed,
+    InvalidRequest,
     PermissionDenied,
     RouterError,
     TierUnavailable,
 )
-from router.frontier.budgets import BudgetLedger
+from router.frontier.budgets import BudgetLedger, check_month
 from router.frontier.keys import ProviderKeyStore, load_cipher, providers_with_keys
 from router.storage.escalations import EscalationLog
 from router.storage.workspaces import Workspace, WorkspaceStore, parse_settings
@@ -49,13 +50,42 @@ def describe(workspace: Workspace, key_providers: list[str]) -> dict[str, Any]:
     }
 
 
+def check_provider(provider: str, providers: Collection[str]) -> None:
+    """``InvalidRequest`` unless ``provider`` is one of ``providers`` (the configured frontier providers).
+
+    The message lists the known names but never repeats the one given: a key typed in its place would
+    otherwise be echoed.
+    """
+    if provider in providers:
+        return
+    known = ", ".join(sorted(providers)) or "none (frontier.providers is empty)"
+    raise InvalidRequest(f"unknown provider: the name given is not under frontier.providers; known providers: "
+                         f"{known}", code="unknown_provider", param="provider")
+
+
+def _settings_object(settings: Any) -> Mapping[str, Any]:
+    # From JSON, settings may be anything; only an object of fields is settings.
+    if not isinstance(settings, Mapping) or not all(isinstance(k, str) for k in settings):
+        raise InvalidRequest("workspace settings must be an object of FIELD: VALUE", code="invalid_settings",
+                             param="settings")
+    return settings
+
+
 class Administration:
-    def __init__(self, store: WorkspaceStore) -> None:
+    """``providers``: the names under the config's ``frontier.providers``, the only ones a provider key is
+    stored for (keys are looked up by provider name); None leaves the name unchecked."""
+
+    def __init__(self, store: WorkspaceStore, providers: Collection[str] | None = None) -> None:
         self.store = store
         self.db = store.db
+        self.providers: frozenset[str] | None = None if providers is None else frozenset(providers)
+
+    def check_provider(self, provider: str) -> None:
+        if self.providers is not None:
+            check_provider(provider, self.providers)
 
     def create(self, name: str, settings: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        made = self.store.create(name, parse_settings(settings or {}))
+        made = self.store.create(name, parse_settings(_settings_object(settings or {})))
         assert made.api_key is not None
         return {**describe(made.workspace, []), "api_key": made.api_key.get_secret_value()}
 
@@ -64,10 +94,11 @@ class Administration:
         return describe(workspace, providers_with_keys(self.db, workspace.id))
 
     def update(self, ref: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        workspace = self.store.update_settings(ref, **dict(changes))
+        workspace = self.store.update_settings(ref, **dict(_settings_object(changes)))
         return describe(workspace, providers_with_keys(self.db, workspace.id))
 
     def add_key(self, ref: str, provider: str, secret: str) -> dict[str, Any]:
+        self.check_provider(provider)
         workspace = self.store.get(ref)
         try:
             cipher = load_cipher()
@@ -77,6 +108,8 @@ class Administration:
         return {"workspace": workspace.id, "provider": provider, "stored": True}
 
     def spend(self, ref: str, month: str | None = None) -> dict[str, Any]:
+        if month is not None:
+            check_month(month)  # before the lookup: a malformed month is the caller's to fix whatever the ref
         summary = BudgetLedger(self.db).spend(self.store.get(ref), month)
         return json.loads(summary.model_dump_json())
 

@@ -18,6 +18,7 @@ so failed and refused requests are on record. If the real cost exceeds the reser
 approximate prompt count ran low), the real cost is recorded all the same: it was spent.
 """
 
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -26,7 +27,7 @@ from decimal import Decimal
 from pydantic import BaseModel
 from sqlalchemy import func, select, update
 
-from router.core.errors import BudgetExceeded
+from router.core.errors import BudgetExceeded, InvalidRequest
 from router.frontier.pricing import CostEstimate
 from router.storage.database import Clock, Database, from_nusd, to_nusd, utc_now
 from router.storage.schema import budget_months, reservations
@@ -57,8 +58,20 @@ class SpendSummary(BaseModel):
     in_flight_requests: int
 
 
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
 def month_of(clock: Clock) -> str:
     return f"{clock():%Y-%m}"
+
+
+def check_month(month: object) -> str:
+    """``month`` if it is a calendar month as ``YYYY-MM`` (01-12), else ``InvalidRequest``."""
+    if isinstance(month, str) and _MONTH.fullmatch(month):
+        return month
+    shown = repr(month) if not isinstance(month, str) or len(month) <= 32 else repr(month[:32] + "...")
+    raise InvalidRequest(f"month must be YYYY-MM with MM 01-12, e.g. 2026-01; got {shown}",
+                         code="invalid_month", param="month")
 
 
 def request_cap_error(settings: WorkspaceSettings, needed: Decimal, provider: str | None = None) -> BudgetExceeded:
@@ -156,7 +169,8 @@ class BudgetLedger:
         return sum(self.release(rid, "abandoned: no outcome recorded in time") for rid in stale)
 
     def spend(self, workspace: Workspace, month: str | None = None) -> SpendSummary:
-        month = month or month_of(self._clock)
+        """The month's spend (``YYYY-MM``, UTC; None: this month); ``InvalidRequest`` for a malformed month."""
+        month = month_of(self._clock) if month is None else check_month(month)
         with self.db.read() as conn:
             row = conn.execute(select(budget_months.c.spent_nusd, budget_months.c.reserved_nusd).where(
                 budget_months.c.workspace_id == workspace.id, budget_months.c.month == month)).first()

@@ -17,6 +17,7 @@ import hmac
 import json
 import logging
 import os
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -31,6 +32,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from sqlalchemy import Connection, Row, or_, select, update
@@ -51,6 +53,33 @@ KEY_PREFIX = "trk_"
 PEPPER_ENV = "TIERED_ROUTER_KEY_PEPPER"
 PEPPER_FILE_ENV = "TIERED_ROUTER_KEY_PEPPER_FILE"
 
+# A workspace name: 1-64 ASCII letters, digits, '-', '_' or '.', starting with a letter or digit. So it can
+# stand in a URL path, a shell argument, a log line or a Prometheus label without quoting or escaping.
+WORKSPACE_NAME_MAX = 64
+WORKSPACE_NAME_RULE = (f"1-{WORKSPACE_NAME_MAX} characters: ASCII letters, digits, '-', '_' or '.', "
+                       "starting with a letter or digit")
+_WORKSPACE_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{WORKSPACE_NAME_MAX - 1}}}")
+# The most a budget or cap may be: a billion dollars is 10**18 nano-dollars, within a signed 64-bit column
+# with room for what is spent and reserved beside it.
+MAX_USD = Decimal(10**9)
+
+
+def check_workspace_name(name: object) -> str:
+    """``name`` if it is a valid workspace name, else ``InvalidRequest`` saying what one may be."""
+    if isinstance(name, str) and _WORKSPACE_NAME.fullmatch(name):
+        return name
+    if not isinstance(name, str):
+        problem = f"a workspace name must be a string, not {type(name).__name__}"
+    elif not name:
+        problem = "the workspace name is empty"
+    elif len(name) > WORKSPACE_NAME_MAX:
+        problem = f"the workspace name is {len(name)} characters long"
+    else:
+        shown = name if len(name) <= 32 else name[:32] + "..."
+        problem = f"invalid workspace name {shown!r}"
+    raise InvalidRequest(f"{problem}; a workspace name is {WORKSPACE_NAME_RULE}",
+                         code="invalid_workspace_name", param="name")
+
 
 class WorkspaceSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -60,9 +89,23 @@ class WorkspaceSettings(BaseModel):
     default_tier: int | None = Field(default=None, ge=1, le=3, description="where requests start; None: min_tier")
     preferred_providers: list[str] = Field(default_factory=list, description="frontier providers tried first")
     enable_auto_escalation: bool = True
-    monthly_budget_usd: Decimal | None = Field(default=None, ge=0, description="None: no monthly limit")
-    max_cost_per_request_usd: Decimal | None = Field(default=None, ge=0, description="None: no per-request limit")
+    monthly_budget_usd: Decimal | None = Field(default=None, ge=0, le=MAX_USD, description="None: no monthly limit")
+    max_cost_per_request_usd: Decimal | None = Field(default=None, ge=0, le=MAX_USD,
+                                                     description="None: no per-request limit")
     allow_server_keys: bool = Field(default=True, description="may use the server's provider keys, not only its own")
+
+    @field_validator("min_tier", "max_tier", "default_tier", mode="before")
+    @classmethod
+    def _tier_not_a_bool(cls, value: Any) -> Any:
+        # Lax validation would read JSON true as tier 1.
+        if isinstance(value, bool):
+            raise ValueError("a tier is a number 1-3, not true or false")  # noqa: TRY004 - pydantic reports ValueError
+        return value
+
+    @field_validator("monthly_budget_usd", "max_cost_per_request_usd")
+    @classmethod
+    def _no_negative_zero(cls, value: Decimal | None) -> Decimal | None:
+        return Decimal(0) if value is not None and value == 0 else value
 
     @model_validator(mode="after")
     def _tiers_ordered(self) -> "WorkspaceSettings":
@@ -141,6 +184,8 @@ class WorkspaceStore:
 
     def create(self, name: str, settings: WorkspaceSettings | None = None, *, with_api_key: bool = True,
                workspace_id: str | None = None) -> NewWorkspace:
+        """A new workspace; ``InvalidRequest`` if the name breaks the naming rule or is taken."""
+        check_workspace_name(name)
         key = new_api_key() if with_api_key else None
         now = self._clock().timestamp()
         values = {
@@ -149,8 +194,9 @@ class WorkspaceStore:
             "settings": (settings or WorkspaceSettings()).model_dump_json(), "created_at": now, "updated_at": now,
         }
         with self.db.write() as conn:
+            # A name equal to another workspace's id would make ``get(ref)`` ambiguous.
             taken = conn.scalar(select(workspaces.c.id).where(
-                or_(workspaces.c.name == name, workspaces.c.id == values["id"])))
+                or_(workspaces.c.name == name, workspaces.c.id == values["id"], workspaces.c.id == name)))
             if taken is not None:
                 raise InvalidRequest(f"a workspace named {name!r} (or with that id) already exists",
                                      code="workspace_exists")
@@ -163,7 +209,7 @@ class WorkspaceStore:
         with self.db.read() as conn:
             return _workspace(_find(conn, ref))
 
-    def update_settings(self, ref: str, **changes: Any) -> Workspace:
+    def update_settings(self, ref: str, /, **changes: Any) -> Workspace:
         """Change some settings; the result is validated as a whole before it is stored."""
         with self.db.write() as conn:
             row = _find(conn, ref)
@@ -228,7 +274,7 @@ class WorkspaceStore:
     async def aauthenticate(self, authorization: str | None, *, allow_local: bool = False) -> Workspace:
         return await self.db.run(self.authenticate, authorization, allow_local=allow_local)
 
-    async def aupdate_settings(self, ref: str, **changes: Any) -> Workspace:
+    async def aupdate_settings(self, ref: str, /, **changes: Any) -> Workspace:
         return await self.db.run(self.update_settings, ref, **changes)
 
 
