@@ -13,6 +13,7 @@ from typing import Any
 from router.admin.administration import Administration, check_admin_key, is_admin_key
 from router.core.config import AccessConfig
 from router.core.errors import PermissionDenied
+from router.frontier.rate_limits import RateLimiter
 from router.storage.database import Database, database_url
 from router.storage.escalations import EscalationLog
 from router.storage.telemetry import TelemetryStore
@@ -30,6 +31,7 @@ class AccessLayer:
         self.workspaces = WorkspaceStore(self.db, KeyHasher.from_env())
         self.escalations = EscalationLog(self.db)
         self.telemetry = TelemetryStore(self.db)
+        self.rates = RateLimiter(self.db)
         self.admin = Administration(self.workspaces, providers)
         if config.auth == "none":
             log.warning("local profile (access.auth: none): requests without an API key run as workspace 'local' "

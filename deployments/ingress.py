@@ -53,7 +53,7 @@ from router.core.errors import (
     PayloadTooLarge,
     RouterError,
 )
-from router.core.generation import Usage
+from router.core.generation import Usage, count_prompt_tokens
 from router.core.json_body import parse_json_body
 from router.core.tiers import TierEndpoint, TierStatus
 from router.decision.classification import load_classifier
@@ -294,9 +294,21 @@ class RouterIngress:
         await ending.routed(decision)
         return decision
 
+    async def _admit_rate(self, chat: ChatCompletionRequest, workspace: Any) -> tuple[int, int] | None:
+        """Count the request against the workspace's per-minute limits (shared in the database by every
+        replica): 429 with Retry-After when the minute is full. No limits set: no database call at all."""
+        settings = workspace.settings
+        if settings.requests_per_minute is None and settings.tokens_per_minute is None:
+            return None
+        estimate = count_prompt_tokens(chat.plain_messages()) + (chat.token_limit() or 0)
+        return await self._access.rates.aadmit(workspace, estimate), estimate
+
     async def _complete(self, chat: ChatCompletionRequest, headers: Any, ending: Ending) -> Completion:
         workspace = await self._authenticate(headers, ending)
+        admitted = await self._admit_rate(chat, workspace)
         completion = await self._dispatcher.complete(chat, ending.request_id, headers, workspace=workspace)
+        if admitted is not None:  # the real tokens replace the estimate in the minute it was counted
+            await self._access.rates.asettle(workspace, admitted[0], admitted[1], completion.usage.total_tokens)
         await ending.answered(completion)
         if self._config.telemetry.log_bodies:  # opted in: prompt and answer text in the log, keys still masked
             log.info("request %s prompt %r answer %r", ending.request_id, chat.last_user_text(), completion.text)
@@ -304,6 +316,7 @@ class RouterIngress:
 
     async def _start_stream(self, chat: ChatCompletionRequest, headers: Any, ending: Ending) -> Any:
         workspace = await self._authenticate(headers, ending)
+        await self._admit_rate(chat, workspace)  # a stream keeps its estimate: its usage is known only at the end
         started = await self._dispatcher.stream(chat, ending.request_id, headers, workspace=workspace)
         return await ending.streaming(started)
 

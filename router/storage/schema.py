@@ -101,6 +101,17 @@ cap_days = Table(
     Column("used", Integer, nullable=False, default=0),
 )
 
+# One row per workspace and clock minute: what router/frontier/rate_limits.py admitted in it. Rows more than
+# two minutes old are deleted as the workspace's next request is admitted, so the table stays small.
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("workspace_id", String(64), ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True),
+    Column("window_start", Integer, primary_key=True, autoincrement=False),  # epoch seconds // 60
+    Column("requests", Integer, nullable=False, default=0),
+    Column("tokens", Integer, nullable=False, default=0),
+)
+
 escalations = Table(
     "escalations",
     metadata,
@@ -188,7 +199,12 @@ def _telemetry(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _rate_windows(conn: Connection) -> None:
+    rate_windows.create(conn, checkfirst=True)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "workspaces, keys, budgets, caps, escalations", _initial),
     Migration(2, "routing telemetry and feedback", _telemetry),
+    Migration(3, "per-workspace rate windows", _rate_windows),
 )

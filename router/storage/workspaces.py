@@ -93,6 +93,12 @@ class WorkspaceSettings(BaseModel):
     max_cost_per_request_usd: Decimal | None = Field(default=None, ge=0, le=MAX_USD,
                                                      description="None: no per-request limit")
     allow_server_keys: bool = Field(default=True, description="may use the server's provider keys, not only its own")
+    requests_per_minute: int | None = Field(default=None, gt=0, le=10**9,
+                                            description="requests admitted per clock minute; None: no limit")
+    tokens_per_minute: int | None = Field(default=None, gt=0, le=10**9,
+                                          description="estimated prompt + completion tokens admitted per clock minute, "
+                                                      "corrected to the real count when a request ends; "
+                                                      "None: no limit")
 
     @field_validator("min_tier", "max_tier", "default_tier", mode="before")
     @classmethod
@@ -100,6 +106,13 @@ class WorkspaceSettings(BaseModel):
         # Lax validation would read JSON true as tier 1.
         if isinstance(value, bool):
             raise ValueError("a tier is a number 1-3, not true or false")  # noqa: TRY004 - pydantic reports ValueError
+        return value
+
+    @field_validator("requests_per_minute", "tokens_per_minute", mode="before")
+    @classmethod
+    def _limit_not_a_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # lax validation would read JSON true as a limit of 1
+            raise ValueError("a per-minute limit is a whole number, not true or false")  # noqa: TRY004
         return value
 
     @field_validator("monthly_budget_usd", "max_cost_per_request_usd")

@@ -144,3 +144,17 @@ def test_telemetry_and_feedback_stay_inside_the_workspace_that_made_the_request(
     every = httpx.get(f"{base}/v1/routing/stats", params={"workspace": "stats-a"},
                       headers={"authorization": f"Bearer {ADMIN_KEY}"}, timeout=30).json()
     assert (every["workspace_id"], every["requests"]) == (a["id"], 1)
+
+
+def test_over_its_requests_per_minute_a_workspace_gets_429_with_retry_after(deployed):
+    base, _, _ = deployed
+    made = admin(base, "POST", "/workspaces", json={"name": "rate-limited", "settings": {"requests_per_minute": 2}})
+    assert made.status_code == 201, made.text
+    # Five requests in a few seconds span at most one minute boundary: at most 4 fit, so one is refused.
+    answers = [ask(base, made.json()["api_key"], f"question {i}") for i in range(5)]
+    refused = [a for a in answers if a.status_code == 429]
+    assert refused and all(a.status_code in (200, 429) for a in answers)
+    error = refused[0].json()["error"]
+    assert (error["code"], error["type"]) == ("workspace_rate_limited", "rate_limit_error")
+    assert "requests_per_minute of 2" in error["message"]
+    assert 1 <= int(refused[0].headers["retry-after"]) <= 60

@@ -1,5 +1,7 @@
 """A second process for the cross-process ledger tests: ``python -m tests.unit.ledger_worker JOB URL ...``.
 
+JOB is ``caps``, ``budget`` or ``rate`` (see the function of that name for its arguments).
+
 It prints one JSON line describing what it saw; the test adds up both processes' lines.
 """
 
@@ -76,9 +78,43 @@ def budget(url: str, workspace_id: str, threads: int) -> dict[str, int]:
     return seen
 
 
+def rate(url: str, workspace_id: str, threads: int, now: float) -> dict[str, int]:
+    from router.core.errors import RateLimited
+    from router.frontier.rate_limits import RateLimiter
+    from router.storage.database import Database
+    from router.storage.workspaces import WorkspaceStore
+
+    db = Database(url)
+    workspace = WorkspaceStore(db).get(workspace_id)
+    limiter = RateLimiter(db, clock=lambda: now)  # one fixed moment: a minute boundary cannot split the count
+    seen = {"admitted": 0, "refused_429": 0, "other": 0}
+    lock, start = threading.Lock(), threading.Barrier(threads)
+
+    def one() -> None:
+        start.wait()
+        try:
+            limiter.admit(workspace, 10)
+            outcome = "admitted"
+        except RateLimited as exc:
+            outcome = "refused_429" if exc.status_code == 429 and exc.code == "workspace_rate_limited" else "other"
+        except Exception:  # noqa: BLE001 - counted and asserted zero by the test
+            outcome = "other"
+        with lock:
+            seen[outcome] += 1
+
+    workers = [threading.Thread(target=one) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return seen
+
+
 if __name__ == "__main__":
     job, url, *rest = sys.argv[1:]
     if job == "caps":
         print(json.dumps(caps(url, int(rest[0]))))
+    elif job == "rate":
+        print(json.dumps(rate(url, rest[0], int(rest[1]), float(rest[2]))))
     else:
         print(json.dumps(budget(url, rest[0], int(rest[1]))))

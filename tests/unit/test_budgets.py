@@ -245,3 +245,11 @@ def test_a_hold_exactly_as_old_as_the_limit_is_not_yet_stale(db, workspace, monk
     monkeypatch.setattr("router.frontier.budgets.time.time", lambda: 1_000_060.0)
     assert ledger.release_stale(older_than_s=60) == 0
     assert ledger.release_stale(older_than_s=59.5) == 1
+
+
+@pytest.mark.parametrize("month", ["banana", "2026-13", "2026-1", "26-01", ""])
+def test_a_malformed_month_is_refused_naming_the_month_parameter(db, workspace, month):
+    from router.core.errors import InvalidRequest
+    with pytest.raises(InvalidRequest) as caught:
+        BudgetLedger(db).spend(workspace, month)
+    assert (caught.value.code, caught.value.param, caught.value.status_code) == ("invalid_month", "month", 400)
