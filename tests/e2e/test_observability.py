@@ -83,8 +83,9 @@ def test_the_router_series_reach_rays_prometheus_endpoint(base_url, ray_cluster)
         text = "\n".join(httpx.get(url, timeout=5).text for url in ray_cluster.metrics_urls())
         seen = {m for m in expected if re.search(rf"^{m}{{", text, re.M)}
         if seen == expected and re.search(r'ray_router_requests_total\{[^}]*tier="3"', text) and \
-                re.search(r'ray_router_requests_total\{[^}]*status="refused"', text):
-            break
+                re.search(r'ray_router_requests_total\{[^}]*status="refused"', text) and \
+                re.search(r'ray_router_provider_available\{[^}]*provider="cloud"[^}]*\} 1', text):
+            break  # each series is reported on its own 2 s tick: wait for all of them, the gauge included
         time.sleep(0.3)
     assert seen == expected
     answered_at_3 = re.search(r'ray_router_requests_total\{[^}]*provider="cloud"[^}]*status="answered"[^}]*tier="3"'
