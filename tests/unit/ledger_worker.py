@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -54,28 +55,16 @@ def budget(url: str, workspace_id: str, threads: int) -> dict[str, int]:
     db = Database(url)
     workspace = WorkspaceStore(db).get(workspace_id)
     ledger = BudgetLedger(db)
-    seen = {"ok": 0, "refused_402": 0, "other": 0}
-    lock, start = threading.Lock(), threading.Barrier(threads)
 
-    def one(i: int) -> None:
-        start.wait()
+    def one(i: int) -> str:
         try:
             held = ledger.reserve(workspace, f"req-{i}", "p", Decimal("0.10"))
             ledger.settle(held.id, Decimal("0.10"))
-            outcome = "ok"
+            return "ok"
         except BudgetExceeded as exc:
-            outcome = "refused_402" if exc.status_code == 402 and exc.code == "budget_exceeded" else "other"
-        except Exception:  # noqa: BLE001 - counted and asserted zero by the test
-            outcome = "other"
-        with lock:
-            seen[outcome] += 1
+            return "refused_402" if exc.status_code == 402 and exc.code == "budget_exceeded" else "other"
 
-    workers = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    return seen
+    return _race(threads, one, {"ok": 0, "refused_402": 0, "other": 0})
 
 
 def rate(url: str, workspace_id: str, threads: int, now: float) -> dict[str, int]:
@@ -87,22 +76,31 @@ def rate(url: str, workspace_id: str, threads: int, now: float) -> dict[str, int
     db = Database(url)
     workspace = WorkspaceStore(db).get(workspace_id)
     limiter = RateLimiter(db, clock=lambda: now)  # one fixed moment: a minute boundary cannot split the count
-    seen = {"admitted": 0, "refused_429": 0, "other": 0}
-    lock, start = threading.Lock(), threading.Barrier(threads)
 
-    def one() -> None:
-        start.wait()
+    def one(_: int) -> str:
         try:
             limiter.admit(workspace, 10)
-            outcome = "admitted"
+            return "admitted"
         except RateLimited as exc:
-            outcome = "refused_429" if exc.status_code == 429 and exc.code == "workspace_rate_limited" else "other"
+            return "refused_429" if exc.status_code == 429 and exc.code == "workspace_rate_limited" else "other"
+
+    return _race(threads, one, {"admitted": 0, "refused_429": 0, "other": 0})
+
+
+def _race(threads: int, attempt: Callable[[int], str], seen: dict[str, int]) -> dict[str, int]:
+    """Run ``attempt(i)`` on ``threads`` threads released together; count each outcome it names."""
+    lock, start = threading.Lock(), threading.Barrier(threads)
+
+    def one(i: int) -> None:
+        start.wait()
+        try:
+            outcome = attempt(i)
         except Exception:  # noqa: BLE001 - counted and asserted zero by the test
             outcome = "other"
         with lock:
             seen[outcome] += 1
 
-    workers = [threading.Thread(target=one) for _ in range(threads)]
+    workers = [threading.Thread(target=one, args=(i,)) for i in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
